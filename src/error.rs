@@ -1,0 +1,509 @@
+//! The one error type of the crate, shared by both APIs.
+//!
+//! Every failure is an [`Error`]. Match on [`Error::kind`] for the category, and read the HTTP
+//! status, the server's machine code, its messages, the request id, the raw body (when it was not
+//! the documented JSON), the wait a rate limit asked for and the number of attempts through the
+//! accessors. `Display` prints one line; the cause, when there is one, comes from `source()`.
+
+use std::fmt;
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde::Deserialize;
+
+use crate::ratelimit::RateLimit;
+
+/// A `Result` whose error is the crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The most bytes of an error body the crate reads; the rest is discarded unread.
+pub const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
+
+/// Which remote service a call went to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Service {
+    /// The Golem Cloud plugin registry API.
+    Golem,
+    /// The Confluent Cloud Custom Connect Plugin Management API (ccpm/v1).
+    Confluent,
+    /// A cloud storage endpoint behind a presigned upload URL (S3, Azure Blob, GCS).
+    Storage,
+}
+
+impl Service {
+    /// A short lowercase name, as used in messages and tracing fields.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Service::Golem => "golem",
+            Service::Confluent => "confluent",
+            Service::Storage => "storage",
+        }
+    }
+}
+
+impl fmt::Display for Service {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The category of an [`Error`], for matching.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// An argument was rejected before any request was sent.
+    InvalidArgument,
+    /// The client could not be configured (bad base URL, missing credentials, TLS setup).
+    Config,
+    /// The server rejected the request as malformed or invalid (400, 415, Confluent's 422, other 4xx).
+    BadRequest,
+    /// The credentials were missing or not accepted (401).
+    Unauthorized,
+    /// The credentials lack a permission (403).
+    Forbidden,
+    /// The resource does not exist, or the caller may not see it (404).
+    NotFound,
+    /// The resource already exists or is in a conflicting state (409).
+    Conflict,
+    /// A plan limit or quota was exceeded (Golem's 422, Confluent's 402).
+    LimitExceeded,
+    /// The server asked the client to slow down (429) and the wait was not taken.
+    RateLimited,
+    /// The server failed (5xx).
+    ServerError,
+    /// The server answered with a status the API does not use.
+    UnexpectedStatus,
+    /// The request or the response took longer than the configured timeout.
+    Timeout,
+    /// The connection failed or broke (DNS, refused, reset, TLS).
+    Transport,
+    /// The response could not be decoded.
+    Decode,
+    /// Uploading an archive to cloud storage failed.
+    Upload,
+    /// A wait for an asynchronous operation ended without the expected outcome.
+    Wait,
+}
+
+/// One entry of a Confluent `Failure` error body.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[non_exhaustive]
+pub struct ErrorDetail {
+    /// Identifier of this occurrence of the problem.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// The HTTP status as the server wrote it (a string such as `"400"`).
+    #[serde(default)]
+    pub status: Option<String>,
+    /// Machine-readable code, e.g. `invalid_filter`.
+    #[serde(default)]
+    pub code: Option<String>,
+    /// Short summary of the problem.
+    #[serde(default)]
+    pub title: Option<String>,
+    /// Explanation of this occurrence.
+    #[serde(default)]
+    pub detail: Option<String>,
+    /// Where in the request the problem is.
+    #[serde(default)]
+    pub source: Option<ErrorSource>,
+    /// A numeric error code some services add.
+    #[serde(default)]
+    pub error_code: Option<i64>,
+    /// A message some services add.
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+/// The part of a request an [`ErrorDetail`] points at.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[non_exhaustive]
+pub struct ErrorSource {
+    /// JSON Pointer into the request body, e.g. `/spec/display_name`.
+    #[serde(default)]
+    pub pointer: Option<String>,
+    /// Name of the query parameter at fault.
+    #[serde(default)]
+    pub parameter: Option<String>,
+}
+
+impl ErrorDetail {
+    /// The most specific human-readable text of the entry.
+    pub fn text(&self) -> Option<&str> {
+        self.detail
+            .as_deref()
+            .or(self.message.as_deref())
+            .or(self.title.as_deref())
+            .filter(|s| !s.is_empty())
+    }
+}
+
+/// An error response from a server: status, decoded body and response metadata.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub(crate) service: Service,
+    pub(crate) operation: &'static str,
+    pub(crate) status: StatusCode,
+    pub(crate) kind: ErrorKind,
+    pub(crate) code: Option<String>,
+    pub(crate) messages: Vec<String>,
+    pub(crate) details: Vec<ErrorDetail>,
+    pub(crate) request_id: Option<String>,
+    pub(crate) raw_body: Option<String>,
+    pub(crate) www_authenticate: Option<String>,
+    pub(crate) location: Option<String>,
+    pub(crate) retry_after: Option<Duration>,
+    pub(crate) rate_limit: Option<RateLimit>,
+    pub(crate) attempts: u32,
+}
+
+impl ApiError {
+    /// The service that answered.
+    pub fn service(&self) -> Service {
+        self.service
+    }
+    /// The operation id of the call (as named in the API's OpenAPI document).
+    pub fn operation(&self) -> &'static str {
+        self.operation
+    }
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+    /// The category, derived from the service and the status.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+    /// The machine code of the error (Golem's `code`, or the first Confluent entry's `code`).
+    pub fn code(&self) -> Option<&str> {
+        self.code.as_deref()
+    }
+    /// The human-readable messages, in the order the server sent them.
+    pub fn messages(&self) -> &[String] {
+        &self.messages
+    }
+    /// Every entry of a Confluent `Failure` body, as sent.
+    pub fn details(&self) -> &[ErrorDetail] {
+        &self.details
+    }
+    /// The server's request id (`X-Request-Id`), when it sent one.
+    pub fn request_id(&self) -> Option<&str> {
+        self.request_id.as_deref()
+    }
+    /// The body as text when it was not the documented JSON error (at most
+    /// [`MAX_ERROR_BODY_BYTES`], decoded lossily).
+    pub fn raw_body(&self) -> Option<&str> {
+        self.raw_body.as_deref()
+    }
+    /// The `WWW-Authenticate` challenge of a 401.
+    pub fn www_authenticate(&self) -> Option<&str> {
+        self.www_authenticate.as_deref()
+    }
+    /// The `Location` header, e.g. the conflicting resource of a Confluent 409.
+    pub fn location(&self) -> Option<&str> {
+        self.location.as_deref()
+    }
+    /// How long the server asked the client to wait (`Retry-After`, or Confluent's
+    /// `X-RateLimit-Reset` on a 429).
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.retry_after
+    }
+    /// The rate-limit state the response reported.
+    pub fn rate_limit(&self) -> Option<RateLimit> {
+        self.rate_limit
+    }
+    /// How many requests were sent for this call, retries included.
+    pub fn attempts(&self) -> u32 {
+        self.attempts
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}: {}", self.service, self.operation, self.status)?;
+        if let Some(code) = &self.code {
+            write!(f, " [{code}]")?;
+        }
+        if !self.messages.is_empty() {
+            write!(f, ": {}", one_line(&self.messages.join("; "), 300))?;
+        } else if let Some(body) = &self.raw_body {
+            let body = one_line(body, 120);
+            if !body.is_empty() {
+                write!(f, ": {body}")?;
+            }
+        }
+        if let Some(wait) = self.retry_after {
+            write!(f, " (retry after {}s)", wait.as_secs_f64().ceil() as u64)?;
+        }
+        if let Some(id) = &self.request_id {
+            write!(f, " (request id {id})")?;
+        }
+        if self.attempts > 1 {
+            write!(f, " after {} attempts", self.attempts)?;
+        }
+        Ok(())
+    }
+}
+
+/// Collapses whitespace and control characters and cuts at `max` characters.
+pub(crate) fn one_line(text: &str, max: usize) -> String {
+    let mut out = String::new();
+    let mut last_space = true;
+    for c in text.chars() {
+        if out.chars().count() >= max {
+            out.push('…');
+            break;
+        }
+        if c.is_whitespace() || c.is_control() {
+            if !last_space {
+                out.push(' ');
+                last_space = true;
+            }
+        } else {
+            out.push(c);
+            last_space = false;
+        }
+    }
+    out.trim_end().to_string()
+}
+
+/// The crate's error type.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An argument was rejected before any request was sent.
+    #[error("invalid argument `{field}`: {reason}")]
+    InvalidArgument {
+        /// The field or parameter at fault.
+        field: String,
+        /// Why it was rejected.
+        reason: String,
+    },
+    /// The client could not be configured.
+    #[error("invalid configuration: {reason}")]
+    Config {
+        /// What is wrong.
+        reason: String,
+    },
+    /// The server answered with an error status.
+    #[error("{0}")]
+    Api(Box<ApiError>),
+    /// The request could not be sent or its response not received.
+    #[error("{service} {operation}: {}{}", transport_phrase(*timeout), attempts_suffix(*attempts))]
+    Transport {
+        /// The service the call went to.
+        service: Service,
+        /// The operation id of the call.
+        operation: &'static str,
+        /// Whether a timeout ended the call.
+        timeout: bool,
+        /// How many requests were sent for this call.
+        attempts: u32,
+        /// The underlying error (its URL removed, since presigned URLs carry credentials).
+        #[source]
+        source: reqwest::Error,
+    },
+    /// A response could not be decoded.
+    #[error("{service} {operation}: could not decode the {} response{}", status_phrase(*status), request_id_suffix(request_id.as_deref()))]
+    Decode {
+        /// The service that answered.
+        service: Service,
+        /// The operation id of the call.
+        operation: &'static str,
+        /// The response status, when known.
+        status: Option<StatusCode>,
+        /// The server's request id, when it sent one.
+        request_id: Option<String>,
+        /// The start of the body, for diagnosis.
+        body: String,
+        /// What the decoder said.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// Uploading an archive to cloud storage failed.
+    #[error("upload to {cloud} storage failed: {status}{}{}", code.as_deref().map(|c| format!(" [{c}]")).unwrap_or_default(), message.as_deref().map(|m| format!(": {}", one_line(m, 200))).unwrap_or_default())]
+    Upload {
+        /// The cloud the storage belongs to (`AWS`, `GCP`, `AZURE`).
+        cloud: String,
+        /// The storage's HTTP status.
+        status: StatusCode,
+        /// The storage's error code from its XML body (e.g. `AccessDenied`, `EntityTooLarge`).
+        code: Option<String>,
+        /// The storage's error message.
+        message: Option<String>,
+        /// The storage's request id.
+        request_id: Option<String>,
+    },
+    /// A wait for an asynchronous operation ended without the expected outcome.
+    #[error("{what}")]
+    Wait {
+        /// What happened (e.g. the version reached FAILED, or the wait timed out).
+        what: String,
+        /// Whether the wait ran out of time (as opposed to reaching a failed state).
+        timed_out: bool,
+    },
+}
+
+fn transport_phrase(timeout: bool) -> &'static str {
+    if timeout {
+        "request timed out"
+    } else {
+        "request failed"
+    }
+}
+
+fn attempts_suffix(attempts: u32) -> String {
+    if attempts > 1 {
+        format!(" after {attempts} attempts")
+    } else {
+        String::new()
+    }
+}
+
+fn status_phrase(status: Option<StatusCode>) -> String {
+    status.map(|s| s.as_u16().to_string()).unwrap_or_default()
+}
+
+fn request_id_suffix(id: Option<&str>) -> String {
+    id.map(|id| format!(" (request id {id})"))
+        .unwrap_or_default()
+}
+
+impl Error {
+    pub(crate) fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::InvalidArgument {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+
+    pub(crate) fn config(reason: impl Into<String>) -> Self {
+        Error::Config {
+            reason: reason.into(),
+        }
+    }
+
+    /// The category of the error.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::InvalidArgument { .. } => ErrorKind::InvalidArgument,
+            Error::Config { .. } => ErrorKind::Config,
+            Error::Api(api) => api.kind,
+            Error::Transport { timeout: true, .. } => ErrorKind::Timeout,
+            Error::Transport { .. } => ErrorKind::Transport,
+            Error::Decode { .. } => ErrorKind::Decode,
+            Error::Upload { .. } => ErrorKind::Upload,
+            Error::Wait { .. } => ErrorKind::Wait,
+        }
+    }
+
+    /// The error response, when the server answered with an error status.
+    pub fn api_error(&self) -> Option<&ApiError> {
+        match self {
+            Error::Api(api) => Some(api),
+            _ => None,
+        }
+    }
+
+    /// The HTTP status, when a response was received.
+    pub fn status(&self) -> Option<StatusCode> {
+        match self {
+            Error::Api(api) => Some(api.status),
+            Error::Decode { status, .. } => *status,
+            Error::Upload { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// The server's request id, when it sent one.
+    pub fn request_id(&self) -> Option<&str> {
+        match self {
+            Error::Api(api) => api.request_id.as_deref(),
+            Error::Decode { request_id, .. } | Error::Upload { request_id, .. } => {
+                request_id.as_deref()
+            }
+            _ => None,
+        }
+    }
+
+    /// The server's machine code, when it sent one.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            Error::Api(api) => api.code.as_deref(),
+            Error::Upload { code, .. } => code.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The server's messages (empty when there were none).
+    pub fn messages(&self) -> &[String] {
+        match self {
+            Error::Api(api) => &api.messages,
+            _ => &[],
+        }
+    }
+
+    /// The error body as text when it was not the documented JSON.
+    pub fn raw_body(&self) -> Option<&str> {
+        self.api_error().and_then(ApiError::raw_body)
+    }
+
+    /// How long the server asked the client to wait, for a rate-limited call.
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.api_error().and_then(ApiError::retry_after)
+    }
+
+    /// The rate-limit state the failing response reported.
+    pub fn rate_limit(&self) -> Option<RateLimit> {
+        self.api_error().and_then(ApiError::rate_limit)
+    }
+
+    /// How many requests were sent for the call (0 when it failed before sending).
+    pub fn attempts(&self) -> u32 {
+        match self {
+            Error::Api(api) => api.attempts,
+            Error::Transport { attempts, .. } => *attempts,
+            Error::Decode { .. } | Error::Upload { .. } => 1,
+            _ => 0,
+        }
+    }
+
+    /// `true` for a 404.
+    pub fn is_not_found(&self) -> bool {
+        self.kind() == ErrorKind::NotFound
+    }
+    /// `true` for a 409.
+    pub fn is_conflict(&self) -> bool {
+        self.kind() == ErrorKind::Conflict
+    }
+    /// `true` for a 401.
+    pub fn is_unauthorized(&self) -> bool {
+        self.kind() == ErrorKind::Unauthorized
+    }
+    /// `true` for a rate limit that was not waited out.
+    pub fn is_rate_limited(&self) -> bool {
+        self.kind() == ErrorKind::RateLimited
+    }
+    /// `true` when a timeout ended the call.
+    pub fn is_timeout(&self) -> bool {
+        self.kind() == ErrorKind::Timeout
+    }
+    /// `true` when trying the same call again later may succeed (rate limits, 5xx,
+    /// timeouts and connection failures). The crate has already retried what was safe.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self.kind(),
+            ErrorKind::RateLimited
+                | ErrorKind::ServerError
+                | ErrorKind::Timeout
+                | ErrorKind::Transport
+        )
+    }
+}
+
+impl From<ApiError> for Error {
+    fn from(api: ApiError) -> Self {
+        Error::Api(Box::new(api))
+    }
+}

@@ -1,0 +1,405 @@
+//! What both clients share: the HTTP client, credentials, retry policy and rate-limit gate, the
+//! progenitor hooks every generated operation passes through, and the mapping of generated
+//! results into the crate's [`Response`] and [`Error`].
+
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use progenitor_client::{Error as GenError, ResponseValue};
+use reqwest::header::{AUTHORIZATION, HeaderValue};
+
+use crate::auth::Credentials;
+use crate::error::{Error, Result, Service};
+use crate::ratelimit::{self, RateLimit};
+use crate::response::Response;
+use crate::retry::{self, Attempts, RateLimitGate, RetryPolicy};
+
+/// The user agent sent unless the caller sets another.
+pub(crate) const DEFAULT_USER_AGENT: &str =
+    concat!(env!("CARGO_PKG_NAME"), "/", env!("CARGO_PKG_VERSION"));
+/// Default time allowed for one request, connection included.
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default time allowed to establish a connection.
+pub(crate) const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// State shared by every request of one client (the generated clients' inner value).
+pub struct Transport {
+    pub(crate) service: Service,
+    pub(crate) http: reqwest::Client,
+    authorization: Option<HeaderValue>,
+    pub(crate) retry: RetryPolicy,
+    pub(crate) gate: RateLimitGate,
+    pub(crate) base_url: String,
+}
+
+impl std::fmt::Debug for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transport")
+            .field("service", &self.service)
+            .field("base_url", &self.base_url)
+            .field(
+                "authorization",
+                &self.authorization.as_ref().map(|_| "<redacted>"),
+            )
+            .field("retry", &self.retry)
+            .finish()
+    }
+}
+
+/// What the hooks learned about one call, read back when the call returns.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct CallRecord {
+    pub(crate) attempts: Attempts,
+    pub(crate) status: Option<reqwest::StatusCode>,
+    pub(crate) request_id: Option<String>,
+}
+
+tokio::task_local! {
+    static CALL: Arc<Mutex<CallRecord>>;
+}
+
+impl Transport {
+    /// Adds credentials and removes the `api-version` header progenitor adds (neither API uses it).
+    pub(crate) fn prepare(&self, request: &mut reqwest::Request) {
+        let headers = request.headers_mut();
+        headers.remove("api-version");
+        if let Some(auth) = &self.authorization {
+            headers.insert(AUTHORIZATION, auth.clone());
+        }
+    }
+
+    /// Sends a prepared request through the retry engine and records what happened.
+    pub(crate) async fn execute(
+        &self,
+        request: reqwest::Request,
+        operation: &'static str,
+    ) -> reqwest::Result<reqwest::Response> {
+        let (result, attempts) = retry::execute(
+            &self.http,
+            &self.retry,
+            &self.gate,
+            request,
+            self.service.as_str(),
+            operation,
+        )
+        .await;
+        let _ = CALL.try_with(|record| {
+            if let Ok(mut record) = record.lock() {
+                record.attempts = attempts;
+                if let Ok(response) = &result {
+                    record.status = Some(response.status());
+                    record.request_id = ratelimit::request_id(response.headers());
+                }
+            }
+        });
+        result
+    }
+
+    /// Runs one generated operation and maps its outcome into the crate's types.
+    pub(crate) async fn call<T, E, F>(
+        &self,
+        operation: &'static str,
+        call: F,
+    ) -> Result<Response<T>>
+    where
+        F: Future<Output = std::result::Result<ResponseValue<T>, GenError<E>>>,
+    {
+        let record = Arc::new(Mutex::new(CallRecord::default()));
+        let result = CALL.scope(record.clone(), call).await;
+        let record = record.lock().map(|r| r.clone()).unwrap_or_default();
+        match result {
+            Ok(value) => {
+                let status = value.status();
+                let request_id = ratelimit::request_id(value.headers());
+                let rate_limit = RateLimit::from_headers(value.headers());
+                let attempts = record.attempts.attempts.max(1);
+                Ok(Response::new(
+                    value.into_inner(),
+                    status,
+                    request_id,
+                    rate_limit,
+                    attempts,
+                ))
+            }
+            Err(err) => Err(self.map_error(operation, err, &record).await),
+        }
+    }
+
+    async fn map_error<E>(
+        &self,
+        operation: &'static str,
+        err: GenError<E>,
+        record: &CallRecord,
+    ) -> Error {
+        let attempts = record.attempts.attempts.max(1);
+        match err {
+            GenError::InvalidRequest(reason) => Error::invalid("request", reason),
+            GenError::Custom(reason) => Error::config(reason),
+            GenError::CommunicationError(source)
+            | GenError::InvalidUpgrade(source)
+            | GenError::ResponseBodyError(source) => Error::Transport {
+                service: self.service,
+                operation,
+                timeout: source.is_timeout(),
+                attempts,
+                source: source.without_url(),
+            },
+            GenError::ErrorResponse(value) => {
+                let status = value.status();
+                let headers = value.headers().clone();
+                crate::error_body::decode(self.service, operation, status, &headers, b"", attempts)
+                    .into()
+            }
+            GenError::InvalidResponsePayload(body, source) => Error::Decode {
+                service: self.service,
+                operation,
+                status: record.status,
+                request_id: record.request_id.clone(),
+                body: crate::error::one_line(&String::from_utf8_lossy(&body), 200),
+                source,
+            },
+            GenError::UnexpectedResponse(response) => {
+                crate::error_body::from_response(self.service, operation, response, attempts)
+                    .await
+                    .into()
+            }
+        }
+    }
+}
+
+/// Implements the progenitor hooks of a generated client by delegating to its [`Transport`].
+macro_rules! impl_transport_hooks {
+    ($client:ty) => {
+        impl progenitor_client::ClientHooks<std::sync::Arc<$crate::transport::Transport>>
+            for $client
+        {
+            async fn pre<E>(
+                &self,
+                request: &mut reqwest::Request,
+                _info: &progenitor_client::OperationInfo,
+            ) -> std::result::Result<(), progenitor_client::Error<E>> {
+                progenitor_client::ClientInfo::inner(self).prepare(request);
+                Ok(())
+            }
+
+            async fn exec(
+                &self,
+                request: reqwest::Request,
+                info: &progenitor_client::OperationInfo,
+            ) -> reqwest::Result<reqwest::Response> {
+                progenitor_client::ClientInfo::inner(self)
+                    .execute(request, info.operation_id)
+                    .await
+            }
+        }
+    };
+}
+pub(crate) use impl_transport_hooks;
+
+/// Settings common to both clients' builders.
+#[derive(Clone)]
+pub(crate) struct TransportConfig {
+    pub(crate) base_url: Option<String>,
+    pub(crate) credentials: Option<Credentials>,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) connect_timeout: Option<Duration>,
+    pub(crate) user_agent: Option<String>,
+    pub(crate) http_client: Option<reqwest::Client>,
+    pub(crate) retry: RetryPolicy,
+    pub(crate) allow_http: bool,
+}
+
+impl Default for TransportConfig {
+    fn default() -> Self {
+        TransportConfig {
+            base_url: None,
+            credentials: None,
+            timeout: Some(DEFAULT_TIMEOUT),
+            connect_timeout: Some(DEFAULT_CONNECT_TIMEOUT),
+            user_agent: None,
+            http_client: None,
+            retry: RetryPolicy::standard(),
+            allow_http: false,
+        }
+    }
+}
+
+impl std::fmt::Debug for TransportConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientConfig")
+            .field("base_url", &self.base_url)
+            .field("credentials", &self.credentials)
+            .field("timeout", &self.timeout)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("user_agent", &self.user_agent)
+            .field("custom_http_client", &self.http_client.is_some())
+            .field("retry", &self.retry)
+            .field("allow_http", &self.allow_http)
+            .finish()
+    }
+}
+
+impl TransportConfig {
+    /// Validates the settings and builds the shared transport.
+    pub(crate) fn build(self, service: Service, default_base_url: &str) -> Result<Transport> {
+        let base_url = validate_base_url(
+            self.base_url.as_deref().unwrap_or(default_base_url),
+            self.allow_http,
+        )?;
+        let authorization = match &self.credentials {
+            Some(credentials) => Some(credentials.header_value()?),
+            None => None,
+        };
+        let http = match self.http_client {
+            Some(client) => client,
+            None => {
+                let mut builder = reqwest::Client::builder().user_agent(
+                    self.user_agent
+                        .clone()
+                        .unwrap_or_else(|| DEFAULT_USER_AGENT.to_string()),
+                );
+                if let Some(timeout) = self.timeout {
+                    builder = builder.timeout(timeout);
+                }
+                if let Some(timeout) = self.connect_timeout {
+                    builder = builder.connect_timeout(timeout);
+                }
+                builder
+                    .build()
+                    .map_err(|e| Error::config(format!("cannot build the HTTP client: {e}")))?
+            }
+        };
+        Ok(Transport {
+            service,
+            http,
+            authorization,
+            retry: self.retry,
+            gate: RateLimitGate::new(),
+            base_url,
+        })
+    }
+}
+
+/// Checks a base URL: absolute http(s) with a host, no query or fragment; plain http only for
+/// loopback hosts unless explicitly allowed. Returns it without a trailing slash.
+pub(crate) fn validate_base_url(raw: &str, allow_http: bool) -> Result<String> {
+    let url = url::Url::parse(raw.trim())
+        .map_err(|e| Error::invalid("base_url", format!("not an absolute URL: {e}")))?;
+    let host = url
+        .host()
+        .ok_or_else(|| Error::invalid("base_url", "the URL has no host"))?;
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(Error::invalid(
+            "base_url",
+            "the URL must not have a query or fragment",
+        ));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(Error::invalid(
+            "base_url",
+            "the URL must not carry credentials; use the builder's credential setters",
+        ));
+    }
+    match url.scheme() {
+        "https" => {}
+        "http" => {
+            let loopback = match host {
+                url::Host::Domain(d) => d.eq_ignore_ascii_case("localhost"),
+                url::Host::Ipv4(ip) => ip.is_loopback(),
+                url::Host::Ipv6(ip) => ip.is_loopback(),
+            };
+            if !loopback && !allow_http {
+                return Err(Error::invalid(
+                    "base_url",
+                    "plain http is only allowed for loopback hosts; call allow_http(true) to opt in",
+                ));
+            }
+        }
+        other => {
+            return Err(Error::invalid(
+                "base_url",
+                format!("unsupported scheme `{other}`; use https"),
+            ));
+        }
+    }
+    Ok(url.as_str().trim_end_matches('/').to_string())
+}
+
+/// Generates the builder setters both clients share. The builder type must have a
+/// `config: TransportConfig` field.
+macro_rules! common_builder_methods {
+    () => {
+        /// Sets the base URL (scheme, host, optional port and path prefix).
+        pub fn base_url(mut self, url: impl Into<String>) -> Self {
+            self.config.base_url = Some(url.into());
+            self
+        }
+
+        /// Sets the time allowed for one request, from connecting to reading the whole body
+        /// (default 30 s). `None` removes the limit (not recommended).
+        pub fn timeout(mut self, timeout: Option<std::time::Duration>) -> Self {
+            self.config.timeout = timeout;
+            self
+        }
+
+        /// Sets the time allowed to establish a connection (default 10 s).
+        pub fn connect_timeout(mut self, timeout: Option<std::time::Duration>) -> Self {
+            self.config.connect_timeout = timeout;
+            self
+        }
+
+        /// Sets the `User-Agent` header (default `cloud-plugin-sdk/<version>`).
+        pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
+            self.config.user_agent = Some(user_agent.into());
+            self
+        }
+
+        /// Uses a caller-built `reqwest::Client` (proxies, TLS roots, pools). Its own timeouts and
+        /// user agent apply; the builder's `timeout`, `connect_timeout` and `user_agent` do not.
+        pub fn http_client(mut self, client: reqwest::Client) -> Self {
+            self.config.http_client = Some(client);
+            self
+        }
+
+        /// Sets how failed calls are retried (default [`RetryPolicy::standard`](crate::RetryPolicy::standard)).
+        pub fn retry_policy(mut self, policy: $crate::retry::RetryPolicy) -> Self {
+            self.config.retry = policy;
+            self
+        }
+
+        /// Allows a plain-http base URL on a host that is not loopback. Credentials then travel
+        /// unencrypted; use it only on a trusted network.
+        pub fn allow_http(mut self, allow: bool) -> Self {
+            self.config.allow_http = allow;
+            self
+        }
+    };
+}
+pub(crate) use common_builder_methods;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_url_rules() {
+        assert_eq!(
+            validate_base_url("https://api.example.com/", false).unwrap(),
+            "https://api.example.com"
+        );
+        assert_eq!(
+            validate_base_url("http://127.0.0.1:8080", false).unwrap(),
+            "http://127.0.0.1:8080"
+        );
+        assert!(validate_base_url("http://localhost:1", false).is_ok());
+        assert!(validate_base_url("http://[::1]:1", false).is_ok());
+        let err = validate_base_url("http://example.com", false).unwrap_err();
+        assert!(err.to_string().contains("base_url"), "{err}");
+        assert!(validate_base_url("http://example.com", true).is_ok());
+        assert!(validate_base_url("ftp://example.com", true).is_err());
+        assert!(validate_base_url("not a url", true).is_err());
+        assert!(validate_base_url("https://u:p@example.com", true).is_err());
+        assert!(validate_base_url("https://example.com/?a=b", true).is_err());
+    }
+}

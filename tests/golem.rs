@@ -1,0 +1,473 @@
+//! The Golem client against wiremock: request shapes, decoding and error mapping.
+
+use cloud_plugin_sdk::golem::{AccountId, GolemClient, Icon, NewPlugin, PluginId, PluginSpec};
+use cloud_plugin_sdk::{ErrorKind, RetryPolicy};
+use serde_json::{Value, json};
+use wiremock::matchers::{body_json, header, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const TOKEN: &str = "test-token-0123456789abcdef";
+const ACCOUNT: &str = "3d07c219-0a88-45be-9cfc-91e9d095a1e9";
+const PLUGIN: &str = "497f6eca-6276-4993-bfeb-53cbbbba6f08";
+
+// The example responses of the user's Plugin API page, verbatim.
+const SEED_LIST: &str = r#"{ "values": [ { "id": "497f6eca-6276-4993-bfeb-53cbbbba6f08", "accountId": "3d07c219-0a88-45be-9cfc-91e9d095a1e9", "name": "string", "version": "string", "description": "string", "icon": "string", "homepage": "string", "spec": { "type": "OplogProcessor", "componentId": "616ccd92-d666-4180-8349-8d125b269fac", "componentRevision": 0 } } ] }"#;
+const SEED_ONE: &str = r#"{ "id": "497f6eca-6276-4993-bfeb-53cbbbba6f08", "accountId": "3d07c219-0a88-45be-9cfc-91e9d095a1e9", "name": "string", "version": "string", "description": "string", "icon": "string", "homepage": "string", "spec": { "type": "OplogProcessor", "componentId": "616ccd92-d666-4180-8349-8d125b269fac", "componentRevision": 0 } }"#;
+const SEED_REQUEST: &str = r#"{ "name": "string", "version": "string", "description": "string", "icon": "string", "homepage": "string", "spec": { "type": "OplogProcessor", "componentId": "616ccd92-d666-4180-8349-8d125b269fac", "componentRevision": 0 } }"#;
+
+fn json_response(status: u16, body: &str) -> ResponseTemplate {
+    ResponseTemplate::new(status)
+        .set_body_raw(body.as_bytes().to_vec(), "application/json; charset=utf-8")
+}
+
+async fn setup() -> (MockServer, GolemClient) {
+    let server = MockServer::start().await;
+    let client = GolemClient::builder()
+        .base_url(server.uri())
+        .token(TOKEN)
+        .retry_policy(RetryPolicy::none())
+        .build()
+        .unwrap();
+    (server, client)
+}
+
+fn account() -> AccountId {
+    ACCOUNT.parse().unwrap()
+}
+
+fn plugin_id() -> PluginId {
+    PLUGIN.parse().unwrap()
+}
+
+#[tokio::test]
+async fn list_decodes_the_seed_example_and_sends_auth() {
+    let (server, client) = setup().await;
+    Mock::given(method("GET"))
+        .and(path(format!("/v1/accounts/{ACCOUNT}/plugins")))
+        .and(header("authorization", format!("Bearer {TOKEN}").as_str()))
+        .respond_with(json_response(200, SEED_LIST))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let plugins = client.account(account()).plugins().list().await.unwrap();
+    assert_eq!(plugins.status(), 200);
+    assert_eq!(plugins.len(), 1);
+    let p = &plugins[0];
+    assert_eq!(p.id, plugin_id());
+    assert_eq!(p.account_id, account());
+    assert_eq!(p.name, "string");
+    // "string" is not valid base64: the response still decodes, the accessor reports it.
+    assert_eq!(p.icon.as_base64(), "string");
+    assert!(p.icon.to_bytes().is_err());
+    match &p.spec {
+        PluginSpec::OplogProcessor(spec) => {
+            assert_eq!(
+                spec.component_id.to_string(),
+                "616ccd92-d666-4180-8349-8d125b269fac"
+            );
+            assert_eq!(spec.component_revision, 0);
+        }
+        other => panic!("unexpected spec {other:?}"),
+    }
+    // progenitor's api-version header must not leak to the server.
+    let requests = server.received_requests().await.unwrap();
+    assert!(requests[0].headers.get("api-version").is_none());
+}
+
+#[tokio::test]
+async fn create_sends_the_documented_body() {
+    let (server, client) = setup().await;
+    let component = uuid::Uuid::parse_str("616ccd92-d666-4180-8349-8d125b269fac").unwrap();
+    let icon = b"\x89PNG\r\n".to_vec();
+    let expected = json!({
+        "name": "audit", "version": "1.0.0", "description": "d",
+        "icon": "iVBORw0K", "homepage": "https://example.com",
+        "spec": {"type": "OplogProcessor", "componentId": component, "componentRevision": 7}
+    });
+    Mock::given(method("POST"))
+        .and(path(format!("/v1/accounts/{ACCOUNT}/plugins")))
+        .and(header("authorization", format!("Bearer {TOKEN}").as_str()))
+        .and(body_json(&expected))
+        .respond_with(json_response(200, SEED_ONE))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let new = NewPlugin::oplog_processor("audit", "1.0.0", component, 7)
+        .description("d")
+        .homepage("https://example.com")
+        .icon(&icon);
+    let created = client
+        .account(account())
+        .plugins()
+        .create(&new)
+        .await
+        .unwrap();
+    assert_eq!(created.id, plugin_id());
+    let requests = server.received_requests().await.unwrap();
+    let content_type = requests[0]
+        .headers
+        .get("content-type")
+        .unwrap()
+        .to_str()
+        .unwrap();
+    assert!(
+        content_type.starts_with("application/json"),
+        "{content_type}"
+    );
+}
+
+#[test]
+fn seed_request_example_round_trips() {
+    let parsed: Value = serde_json::from_str(SEED_REQUEST).unwrap();
+    let spec: PluginSpec = serde_json::from_value(parsed["spec"].clone()).unwrap();
+    let new = NewPlugin::new("string", "string", spec)
+        .description("string")
+        .homepage("string");
+    let mut sent = serde_json::to_value(&new).unwrap();
+    // The icon of the example is the literal "string"; the SDK encodes bytes, so compare the rest.
+    sent["icon"] = json!("string");
+    assert_eq!(sent, parsed);
+}
+
+#[tokio::test]
+async fn get_and_delete_by_id() {
+    let (server, client) = setup().await;
+    Mock::given(method("GET"))
+        .and(path(format!("/v1/plugins/{PLUGIN}")))
+        .respond_with(json_response(200, SEED_ONE))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("DELETE"))
+        .and(path(format!("/v1/plugins/{PLUGIN}")))
+        .and(header("authorization", format!("Bearer {TOKEN}").as_str()))
+        .respond_with(json_response(200, SEED_ONE))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let got = client.plugins().get(plugin_id()).await.unwrap();
+    assert_eq!(got.version, "string");
+    let deleted = client.plugins().delete(plugin_id()).await.unwrap();
+    assert_eq!(
+        deleted.id,
+        plugin_id(),
+        "delete answers 200 with the deleted record"
+    );
+}
+
+#[tokio::test]
+async fn get_opt_and_delete_if_exists_treat_404_as_none() {
+    let (server, client) = setup().await;
+    let body = r#"{"code":"PLUGIN_REGISTRATION_NOT_FOUND","error":"Registered plugin not found for id x"}"#;
+    Mock::given(path(format!("/v1/plugins/{PLUGIN}")))
+        .respond_with(json_response(404, body))
+        .expect(2)
+        .mount(&server)
+        .await;
+    assert!(
+        client
+            .plugins()
+            .get_opt(plugin_id())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        client
+            .plugins()
+            .delete_if_exists(plugin_id())
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn find_by_name_and_version() {
+    let (server, client) = setup().await;
+    let mut second: Value = serde_json::from_str(SEED_ONE).unwrap();
+    second["id"] = json!("00000000-0000-4000-8000-000000000001");
+    second["name"] = json!("wanted");
+    second["version"] = json!("2.0.0");
+    let list = json!({"values": [serde_json::from_str::<Value>(SEED_ONE).unwrap(), second]});
+    Mock::given(method("GET"))
+        .and(path(format!("/v1/accounts/{ACCOUNT}/plugins")))
+        .respond_with(json_response(200, &list.to_string()))
+        .mount(&server)
+        .await;
+    let plugins = client.account(account()).plugins();
+    let found = plugins.find("wanted", "2.0.0").await.unwrap().unwrap();
+    assert_eq!(found.id.to_string(), "00000000-0000-4000-8000-000000000001");
+    assert!(plugins.find("wanted", "9.9.9").await.unwrap().is_none());
+}
+
+struct ErrorCase {
+    status: u16,
+    body: &'static str,
+    content_type: &'static str,
+    kind: ErrorKind,
+    code: Option<&'static str>,
+    messages: &'static [&'static str],
+    raw: bool,
+}
+
+#[tokio::test]
+async fn every_documented_error_and_the_undocumented_ones() {
+    let cases = [
+        ErrorCase {
+            status: 400,
+            body: r#"{"code":"OPLOG_PROCESSOR_COMPONENT_NOT_FOUND","errors":["Target component for oplog processor does not exist"]}"#,
+            content_type: "application/json; charset=utf-8",
+            kind: ErrorKind::BadRequest,
+            code: Some("OPLOG_PROCESSOR_COMPONENT_NOT_FOUND"),
+            messages: &["Target component for oplog processor does not exist"],
+            raw: false,
+        },
+        ErrorCase {
+            status: 401,
+            body: r#"{"code":"AUTH_UNAUTHORIZED","error":"Unauthorized"}"#,
+            content_type: "application/json; charset=utf-8",
+            kind: ErrorKind::Unauthorized,
+            code: Some("AUTH_UNAUTHORIZED"),
+            messages: &["Unauthorized"],
+            raw: false,
+        },
+        ErrorCase {
+            status: 403,
+            body: r#"{"code":"AUTH_FORBIDDEN","error":"Forbidden"}"#,
+            content_type: "application/json; charset=utf-8",
+            kind: ErrorKind::Forbidden,
+            code: Some("AUTH_FORBIDDEN"),
+            messages: &["Forbidden"],
+            raw: false,
+        },
+        ErrorCase {
+            status: 404,
+            body: r#"{"code":"ACCOUNT_NOT_FOUND","error":"Parent account x not found"}"#,
+            content_type: "application/json; charset=utf-8",
+            kind: ErrorKind::NotFound,
+            code: Some("ACCOUNT_NOT_FOUND"),
+            messages: &["Parent account x not found"],
+            raw: false,
+        },
+        ErrorCase {
+            status: 409,
+            body: r#"{"code":"PLUGIN_REGISTRATION_ALREADY_EXISTS","error":"Plugin with this name and version already exists"}"#,
+            content_type: "application/json; charset=utf-8",
+            kind: ErrorKind::Conflict,
+            code: Some("PLUGIN_REGISTRATION_ALREADY_EXISTS"),
+            messages: &["Plugin with this name and version already exists"],
+            raw: false,
+        },
+        ErrorCase {
+            status: 422,
+            body: r#"{"code":"LIMIT_EXCEEDED","error":"Limits of the plan exceeded"}"#,
+            content_type: "application/json; charset=utf-8",
+            kind: ErrorKind::LimitExceeded,
+            code: Some("LIMIT_EXCEEDED"),
+            messages: &["Limits of the plan exceeded"],
+            raw: false,
+        },
+        ErrorCase {
+            status: 500,
+            body: r#"{"code":"INTERNAL_UNKNOWN","error":"Internal error"}"#,
+            content_type: "application/json; charset=utf-8",
+            kind: ErrorKind::ServerError,
+            code: Some("INTERNAL_UNKNOWN"),
+            messages: &["Internal error"],
+            raw: false,
+        },
+        // Older servers: no `code`.
+        ErrorCase {
+            status: 409,
+            body: r#"{"error":"Plugin with this name and version already exists"}"#,
+            content_type: "application/json",
+            kind: ErrorKind::Conflict,
+            code: None,
+            messages: &["Plugin with this name and version already exists"],
+            raw: false,
+        },
+        ErrorCase {
+            status: 400,
+            body: r#"{"errors":["a","b"]}"#,
+            content_type: "application/json",
+            kind: ErrorKind::BadRequest,
+            code: None,
+            messages: &["a", "b"],
+            raw: false,
+        },
+        // poem's plain-text answers.
+        ErrorCase {
+            status: 401,
+            body: "authorization error",
+            content_type: "text/plain; charset=utf-8",
+            kind: ErrorKind::Unauthorized,
+            code: None,
+            messages: &["authorization error"],
+            raw: true,
+        },
+        ErrorCase {
+            status: 400,
+            body: "parse request payload error: missing field `name`",
+            content_type: "text/plain",
+            kind: ErrorKind::BadRequest,
+            code: None,
+            messages: &["parse request payload error: missing field `name`"],
+            raw: true,
+        },
+        ErrorCase {
+            status: 415,
+            body: "unsupported content type",
+            content_type: "text/plain",
+            kind: ErrorKind::BadRequest,
+            code: None,
+            messages: &["unsupported content type"],
+            raw: true,
+        },
+        // A proxy's HTML page.
+        ErrorCase {
+            status: 502,
+            body: "<html><head><title>502 Bad Gateway</title></head></html>",
+            content_type: "text/html",
+            kind: ErrorKind::ServerError,
+            code: None,
+            messages: &[],
+            raw: true,
+        },
+    ];
+    for case in cases {
+        let (server, client) = setup().await;
+        Mock::given(method("GET"))
+            .and(path(format!("/v1/plugins/{PLUGIN}")))
+            .respond_with(
+                ResponseTemplate::new(case.status)
+                    .set_body_raw(case.body.as_bytes().to_vec(), case.content_type)
+                    .insert_header("x-request-id", "req-42"),
+            )
+            .mount(&server)
+            .await;
+        let err = client.plugins().get(plugin_id()).await.unwrap_err();
+        let label = format!("{} {}", case.status, case.body);
+        assert_eq!(err.kind(), case.kind, "{label}");
+        assert_eq!(
+            err.status().map(|s| s.as_u16()),
+            Some(case.status),
+            "{label}"
+        );
+        assert_eq!(err.code(), case.code, "{label}");
+        assert_eq!(err.messages(), case.messages, "{label}");
+        assert_eq!(err.request_id(), Some("req-42"), "{label}");
+        assert_eq!(err.raw_body().is_some(), case.raw, "{label}");
+        if case.raw {
+            assert_eq!(err.raw_body(), Some(case.body));
+        }
+        let line = err.to_string();
+        assert!(!line.contains('\n'), "one line: {line}");
+        assert!(line.contains(&case.status.to_string()), "{line}");
+        assert!(line.contains("get_plugin_by_id"), "{line}");
+        assert!(!line.contains(TOKEN));
+    }
+}
+
+#[tokio::test]
+async fn invalid_arguments_never_reach_the_wire() {
+    let (server, client) = setup().await;
+    let component = uuid::Uuid::nil();
+    let plugins = client.account(account()).plugins();
+    let err = plugins
+        .create(&NewPlugin::oplog_processor("", "1", component, 0))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+    assert!(err.to_string().contains("`name`"), "{err}");
+    let err = plugins
+        .create(&NewPlugin::oplog_processor("n", "1", component, u64::MAX))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("componentRevision"), "{err}");
+    let err = "not-a-uuid".parse::<PluginId>().unwrap_err();
+    assert!(err.to_string().contains("plugin_id"), "{err}");
+    assert!(server.received_requests().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn unknown_plugin_type_and_extra_fields_decode() {
+    let (server, client) = setup().await;
+    let body = r#"{"id":"497f6eca-6276-4993-bfeb-53cbbbba6f08","accountId":"3d07c219-0a88-45be-9cfc-91e9d095a1e9","name":"n","version":"v","description":"","icon":"","homepage":"","createdAt":"2026-01-01T00:00:00Z","spec":{"type":"ComponentTransformer","validateUrl":"https://v","transformUrl":"https://t"}}"#;
+    Mock::given(method("GET"))
+        .respond_with(json_response(200, body))
+        .mount(&server)
+        .await;
+    let p = client.plugins().get(plugin_id()).await.unwrap();
+    assert_eq!(p.spec.type_name(), "ComponentTransformer");
+    match &p.spec {
+        PluginSpec::Unknown { fields, .. } => assert_eq!(fields["validateUrl"], "https://v"),
+        other => panic!("{other:?}"),
+    }
+    assert!(p.icon.is_empty());
+    assert_eq!(p.icon.to_bytes().unwrap(), Vec::<u8>::new());
+}
+
+#[tokio::test]
+async fn malformed_success_bodies_are_decode_errors() {
+    for body in ["", "{\"id\":", "<html>oops</html>", "{\"values\":7}"] {
+        let (server, client) = setup().await;
+        Mock::given(method("GET"))
+            .respond_with(json_response(200, body).insert_header("x-request-id", "r-9"))
+            .mount(&server)
+            .await;
+        let err = client.plugins().get(plugin_id()).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Decode, "{body}");
+        assert_eq!(err.status().map(|s| s.as_u16()), Some(200));
+        assert_eq!(err.request_id(), Some("r-9"));
+    }
+}
+
+#[test]
+fn icon_bytes_round_trip() {
+    let icon = Icon::from_bytes([0u8, 1, 2, 255]);
+    assert_eq!(icon.as_base64(), "AAEC/w==");
+    assert_eq!(icon.to_bytes().unwrap(), vec![0, 1, 2, 255]);
+}
+
+#[test]
+fn builder_and_env() {
+    let err = GolemClient::from_env_with(|_| None).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config);
+    assert!(err.to_string().contains("GOLEM_TOKEN"));
+    let client = GolemClient::from_env_with(|k| match k {
+        "GOLEM_TOKEN" => Some("secret-token-value-123".into()),
+        "GOLEM_BASE_URL" => Some("http://127.0.0.1:9881/".into()),
+        _ => None,
+    })
+    .unwrap();
+    assert_eq!(client.base_url(), "http://127.0.0.1:9881");
+    let shown = format!("{client:?}");
+    assert!(!shown.contains("secret-token-value-123"), "{shown}");
+    let default = GolemClient::builder().token("t").build().unwrap();
+    assert_eq!(default.base_url(), "https://release.api.golem.cloud");
+    let err = GolemClient::builder()
+        .base_url("http://example.com")
+        .build()
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+    let err = GolemClient::builder().base_url("::").build().unwrap_err();
+    assert!(err.to_string().contains("base_url"));
+}
+
+#[test]
+fn client_is_send_sync_and_cheap_to_clone() {
+    fn assert_send_sync<T: Send + Sync + Clone + 'static>() {}
+    assert_send_sync::<GolemClient>();
+}
+
+#[tokio::test]
+async fn futures_are_send() {
+    let (server, client) = setup().await;
+    Mock::given(method("GET"))
+        .respond_with(json_response(200, SEED_LIST))
+        .mount(&server)
+        .await;
+    let handle = tokio::spawn(async move { client.account(account()).plugins().list().await });
+    assert_eq!(handle.await.unwrap().unwrap().len(), 1);
+}
