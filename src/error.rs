@@ -159,6 +159,19 @@ pub struct ApiError {
 }
 
 impl ApiError {
+    /// Builds the error the crate reports for an error response with these parts: the body is
+    /// decoded as `service`'s error format (at most [`MAX_ERROR_BODY_BYTES`] of it are looked at),
+    /// falling back to the raw text. Useful to test code that handles errors.
+    pub fn from_parts(
+        service: Service,
+        status: StatusCode,
+        headers: &reqwest::header::HeaderMap,
+        body: &[u8],
+    ) -> ApiError {
+        let body = &body[..body.len().min(MAX_ERROR_BODY_BYTES)];
+        crate::error_body::decode(service, "unknown", status, headers, body, 1)
+    }
+
     /// The service that answered.
     pub fn service(&self) -> Service {
         self.service
