@@ -43,6 +43,8 @@ pub mod golem;
 pub mod ratelimit;
 mod response;
 pub mod retry;
+#[allow(dead_code)] // the upload workflow lands with the Confluent client
+mod storage;
 mod transport;
 
 pub use auth::{Credentials, Secret};
@@ -51,3 +53,4 @@ pub use golem::GolemClient;
 pub use ratelimit::RateLimit;
 pub use response::Response;
 pub use retry::RetryPolicy;
+pub use storage::{Archive, ArchiveFormat, MAX_ARCHIVE_BYTES};

@@ -1,31 +1,230 @@
-//! Retry policy and the shared rate-limit gate.
+//! The retry engine every API operation goes through.
+//!
+//! [`execute`] sends one request and decides, response by response, whether sending it again is
+//! both useful and safe:
+//!
+//! * **429 Too Many Requests** is retried for every method, because the server rejected the
+//!   request without processing it. The wait is what the server asked for: `Retry-After`
+//!   (delay-seconds or an HTTP-date), else Confluent's relative `X-RateLimit-Reset`, else a
+//!   jittered exponential backoff.
+//! * **500, 502, 503, 504, 408, timeouts and transport failures** are retried only for idempotent
+//!   methods (GET, HEAD, PUT, DELETE, OPTIONS), with jittered exponential backoff (a 503 carrying
+//!   `Retry-After` gets the requested wait instead). POST and PATCH are sent again only when the
+//!   server provably did not process them: a 429, or a connection that failed before anything was
+//!   sent. A create is never duplicated.
+//! * Everything else is returned as it came.
+//!
+//! Retrying is bounded by a retry count, a cap on any single wait and a total deadline per call
+//! (see [`RetryPolicy`]). When the server asks for a wait beyond the cap or the deadline the engine
+//! does not sleep at all: it returns the server's response at once so the caller can report a
+//! rate-limit error with the requested wait.
+//!
+//! Requests made through one client share a [`RateLimitGate`]. When a response says "no more
+//! requests until T" (a 429 with a wait, or `X-RateLimit-Remaining: 0` with a reset), every other
+//! request of that client holds until T instead of hitting the server and collecting its own 429.
+//! If holding would break the cap or the deadline, the engine answers with a locally made 429
+//! (marked with the [`SynthesizedResponse`] extension) and sends nothing.
+//!
+//! The `backoff` crate is used for one thing only: drawing jittered exponential intervals. The
+//! engine classifies outcomes, counts attempts and keeps the deadline itself, because the crate's
+//! own retry loop lets a server-supplied delay bypass every limit and treats any `?` error as
+//! transient.
+//!
+//! Each retry emits a `tracing` event at debug level with target `cloud_plugin_sdk::retry` and the
+//! fields `service`, `operation`, `method`, `status` or `error_kind`, `attempt`, `delay_ms` and
+//! `request_id`. Headers, URLs and bodies are never logged, so credentials cannot leak this way.
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, SystemTime};
 
-/// How calls are retried.
+use backoff::backoff::Backoff;
+use backoff::{ExponentialBackoff, ExponentialBackoffBuilder};
+use reqwest::header::{HeaderValue, RETRY_AFTER};
+use reqwest::{Method, StatusCode};
+use tokio::time::Instant;
+
+use crate::ratelimit::{RateLimit, parse_retry_after, request_id, requested_wait};
+
+/// Highest accepted retry count; [`RetryPolicy::max_retries`] clamps larger values to this.
+pub const MAX_RETRIES_LIMIT: u32 = 10;
+
+const DEFAULT_MAX_RETRIES: u32 = 3;
+const DEFAULT_MAX_WAIT: Duration = Duration::from_secs(60);
+const DEFAULT_DEADLINE: Duration = Duration::from_secs(120);
+const DEFAULT_INITIAL_BACKOFF: Duration = Duration::from_millis(200);
+const DEFAULT_MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// Growth factor of the backoff interval between attempts.
+const BACKOFF_MULTIPLIER: f64 = 2.0;
+/// Each backoff delay is drawn from [50 %, 150 %] of the current interval.
+const BACKOFF_RANDOMIZATION: f64 = 0.5;
+/// A server-requested wait is lengthened by at most 1/20 (5 %) of itself, to spread out the
+/// clients that were all told the same reset time...
+const SERVER_WAIT_JITTER_DIVISOR: u32 = 20;
+/// ...and never by more than this.
+const MAX_SERVER_WAIT_JITTER: Duration = Duration::from_millis(500);
+/// Longest pause the gate remembers, so one absurd header cannot block a client for days.
+const MAX_GATE_HOLD: Duration = Duration::from_secs(3600);
+/// Statuses that say "try again later" without implying the request had no effect.
+const TRANSIENT_STATUSES: [StatusCode; 5] = [
+    StatusCode::INTERNAL_SERVER_ERROR,
+    StatusCode::BAD_GATEWAY,
+    StatusCode::SERVICE_UNAVAILABLE,
+    StatusCode::GATEWAY_TIMEOUT,
+    StatusCode::REQUEST_TIMEOUT,
+];
+/// Methods whose repetition has the same effect as a single request (RFC 9110 §9.2.2).
+const IDEMPOTENT_METHODS: [Method; 5] = [
+    Method::GET,
+    Method::HEAD,
+    Method::PUT,
+    Method::DELETE,
+    Method::OPTIONS,
+];
+
+/// How persistently a call is retried.
+///
+/// Build one from [`RetryPolicy::standard`] (also the [`Default`]) or [`RetryPolicy::none`] and
+/// adjust it with the builder methods. The current values are read with the `get_*` methods.
+///
+/// | setting | standard | meaning |
+/// |---|---|---|
+/// | `max_retries` | 3 | requests sent after the first one (at most [`MAX_RETRIES_LIMIT`]) |
+/// | `max_wait` | 60 s | longest single wait; a server asking for more gets no retry |
+/// | `deadline` | 2 min | total time a call may spend waiting; `None` for no limit |
+/// | `initial_backoff` | 200 ms | first backoff interval for failures without a server wait |
+/// | `max_backoff` | 5 s | longest backoff interval |
+/// | `share_rate_limits` | on | honour and update the client's [`RateLimitGate`] |
 #[derive(Debug, Clone, PartialEq)]
 pub struct RetryPolicy {
     max_retries: u32,
+    max_wait: Duration,
+    deadline: Option<Duration>,
+    initial_backoff: Duration,
+    max_backoff: Duration,
+    share_rate_limits: bool,
 }
 
 impl RetryPolicy {
-    /// The default policy.
+    /// Three retries, waits capped at 60 s, a 2-minute deadline, backoff from 200 ms up to 5 s, and
+    /// a shared rate-limit gate.
     pub fn standard() -> Self {
-        RetryPolicy { max_retries: 3 }
+        RetryPolicy {
+            max_retries: DEFAULT_MAX_RETRIES,
+            max_wait: DEFAULT_MAX_WAIT,
+            deadline: Some(DEFAULT_DEADLINE),
+            initial_backoff: DEFAULT_INITIAL_BACKOFF,
+            max_backoff: DEFAULT_MAX_BACKOFF,
+            share_rate_limits: true,
+        }
     }
-    /// No retries.
+
+    /// No retries and no shared gate: every request is sent exactly once, at once, and its
+    /// response is returned as it came.
+    ///
+    /// Call [`share_rate_limits(true)`](Self::share_rate_limits) on the result to keep honouring
+    /// pauses other requests of the client were told about.
     pub fn none() -> Self {
-        RetryPolicy { max_retries: 0 }
+        RetryPolicy {
+            max_retries: 0,
+            share_rate_limits: false,
+            ..Self::standard()
+        }
     }
-    /// Sets the number of retries.
+
+    /// Sets how many times a request may be sent again after the first attempt.
+    ///
+    /// Values above [`MAX_RETRIES_LIMIT`] (10) are clamped to it: more retries than that only
+    /// add load to a server that is already failing.
+    #[must_use]
     pub fn max_retries(mut self, n: u32) -> Self {
-        self.max_retries = n.min(10);
+        self.max_retries = n.min(MAX_RETRIES_LIMIT);
         self
     }
-    /// Cap on a single wait.
-    pub fn max_wait(self, _d: Duration) -> Self {
+
+    /// Sets the longest single wait, whether asked for by the server, imposed by the shared gate
+    /// or computed as backoff.
+    ///
+    /// When the server asks for a longer wait the call returns the server's response at once.
+    #[must_use]
+    pub fn max_wait(mut self, d: Duration) -> Self {
+        self.max_wait = d;
         self
+    }
+
+    /// Sets the total time a call may take before it stops waiting for another attempt; `None`
+    /// removes the limit.
+    ///
+    /// The deadline bounds the waits between attempts. The time an individual request takes is
+    /// bounded by the HTTP client's own timeout.
+    #[must_use]
+    pub fn deadline(mut self, d: Option<Duration>) -> Self {
+        self.deadline = d;
+        self
+    }
+
+    /// Sets the first backoff interval, used when a retryable failure carries no server wait.
+    #[must_use]
+    pub fn initial_backoff(mut self, d: Duration) -> Self {
+        self.initial_backoff = d;
+        self
+    }
+
+    /// Sets the longest backoff interval; the interval doubles per attempt up to this value.
+    #[must_use]
+    pub fn max_backoff(mut self, d: Duration) -> Self {
+        self.max_backoff = d;
+        self
+    }
+
+    /// Turns the shared rate-limit gate on or off for calls made with this policy.
+    ///
+    /// When off, a call neither waits for nor reports pauses on the client's [`RateLimitGate`].
+    #[must_use]
+    pub fn share_rate_limits(mut self, on: bool) -> Self {
+        self.share_rate_limits = on;
+        self
+    }
+
+    /// How many times a request may be sent again after the first attempt.
+    pub fn get_max_retries(&self) -> u32 {
+        self.max_retries
+    }
+
+    /// The longest single wait.
+    pub fn get_max_wait(&self) -> Duration {
+        self.max_wait
+    }
+
+    /// The total deadline per call, if any.
+    pub fn get_deadline(&self) -> Option<Duration> {
+        self.deadline
+    }
+
+    /// The first backoff interval.
+    pub fn get_initial_backoff(&self) -> Duration {
+        self.initial_backoff
+    }
+
+    /// The longest backoff interval.
+    pub fn get_max_backoff(&self) -> Duration {
+        self.max_backoff
+    }
+
+    /// Whether calls honour and update the client's [`RateLimitGate`].
+    pub fn get_share_rate_limits(&self) -> bool {
+        self.share_rate_limits
+    }
+
+    /// A fresh generator of jittered, exponentially growing intervals for one call.
+    fn backoff(&self) -> ExponentialBackoff {
+        ExponentialBackoffBuilder::new()
+            .with_initial_interval(self.initial_backoff.min(self.max_backoff))
+            .with_max_interval(self.max_backoff)
+            .with_multiplier(BACKOFF_MULTIPLIER)
+            .with_randomization_factor(BACKOFF_RANDOMIZATION)
+            // Deadlines and attempt counts are kept by `execute`, never by the crate.
+            .with_max_elapsed_time(None)
+            .build()
     }
 }
 
@@ -35,52 +234,554 @@ impl Default for RetryPolicy {
     }
 }
 
-/// Shared per client.
+/// A pause shared by all requests of one client.
+///
+/// When a response says the client must not send anything until some moment, the gate remembers
+/// that moment and [`execute`] holds every request of the client until it has passed. Clones share
+/// the same state, so a client keeps one gate and hands a clone (or a reference) to each call.
+/// Pauses are remembered for at most one hour.
 #[derive(Debug, Clone, Default)]
 pub struct RateLimitGate {
-    _inner: Arc<()>,
+    held_until: Arc<Mutex<Option<Instant>>>,
 }
 
 impl RateLimitGate {
-    /// A new gate.
+    /// A gate with no pause in effect.
     pub fn new() -> Self {
         Self::default()
     }
+
+    /// The time left before requests may be sent again, or `None` when they may be sent now.
+    pub fn remaining(&self) -> Option<Duration> {
+        let held_until = (*self.lock())?;
+        let left = held_until.checked_duration_since(Instant::now())?;
+        (!left.is_zero()).then_some(left)
+    }
+
+    /// Holds requests for `wait` from now. An existing longer pause is kept, never shortened.
+    pub fn hold_for(&self, wait: Duration) {
+        if wait.is_zero() {
+            return;
+        }
+        let Some(until) = Instant::now().checked_add(wait.min(MAX_GATE_HOLD)) else {
+            return;
+        };
+        let mut held_until = self.lock();
+        if held_until.is_none_or(|current| current < until) {
+            *held_until = Some(until);
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Option<Instant>> {
+        // The guarded value is a plain timestamp, valid even if a holder panicked.
+        self.held_until
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
-/// Why the engine stopped retrying.
+/// Why the engine stopped retrying, when it did not get a success.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GiveUp {
-    /// Not retryable.
+    /// The failure is not one a retry can fix, or retrying could repeat a side effect
+    /// (for example a 500 on a POST, or a 404).
     NotRetryable,
+    /// The retry budget was used up (with [`RetryPolicy::none`] there is no budget at all).
+    RetriesExhausted,
+    /// The server, or the shared gate, asked for a wait longer than the policy's cap.
+    WaitExceedsCap {
+        /// The wait that was asked for.
+        requested: Duration,
+    },
+    /// The wait asked for, or the next backoff interval, would end after the call's deadline.
+    WaitExceedsDeadline {
+        /// The wait that was asked for.
+        requested: Duration,
+    },
+    /// A retry was wanted but the request body is a stream that cannot be replayed.
+    BodyNotCloneable,
 }
 
-/// Attempts made.
+/// What happened during one call of [`execute`].
+///
+/// A copy is also stored in the extensions of the returned response, so code that only sees the
+/// `reqwest::Response` can read it with `response.extensions().get::<Attempts>()`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Attempts {
-    /// Requests sent.
+    /// Requests actually sent (0 when the gate refused before the first one).
     pub attempts: u32,
-    /// Why it stopped.
+    /// Why retrying stopped; `None` when the final response was not an error (status below 400).
     pub give_up: Option<GiveUp>,
-    /// Synthesized response.
+    /// Whether the returned response is a locally made 429 (see [`SynthesizedResponse`]).
     pub synthesized: bool,
 }
 
-/// Sends a request.
+/// Response extension marking a 429 that the engine made itself, without contacting the server,
+/// because the client's [`RateLimitGate`] held requests longer than the cap or the deadline
+/// allowed.
+///
+/// The response has no body and a `Retry-After` header with the remaining pause in whole seconds
+/// (rounded up). Check for it with `response.extensions().get::<SynthesizedResponse>()`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SynthesizedResponse;
+
+/// Sends `request` through `http` under `policy`, honouring and updating `gate`.
+///
+/// `service` and `operation` name the call in tracing events. The result is the last response or
+/// transport error, exactly as `reqwest` produced it (or a synthesized 429, see
+/// [`SynthesizedResponse`]), together with the number of attempts made and why retrying stopped.
+/// Statuses are never turned into errors here; mapping them is the caller's job.
 pub async fn execute(
     http: &reqwest::Client,
-    _policy: &RetryPolicy,
-    _gate: &RateLimitGate,
+    policy: &RetryPolicy,
+    gate: &RateLimitGate,
     request: reqwest::Request,
-    _service: &'static str,
-    _operation: &'static str,
+    service: &'static str,
+    operation: &'static str,
 ) -> (reqwest::Result<reqwest::Response>, Attempts) {
-    let res = http.execute(request).await;
-    (
-        res,
-        Attempts {
-            attempts: 1,
-            ..Default::default()
-        },
-    )
+    let call = Call {
+        policy,
+        gate,
+        service,
+        operation,
+        method: request.method().clone(),
+        deadline: policy
+            .deadline
+            .and_then(|limit| Instant::now().checked_add(limit)),
+    };
+    let mut backoff = policy.backoff();
+    let mut attempts = Attempts::default();
+    let mut next_request = request;
+
+    loop {
+        if policy.share_rate_limits
+            && let Err((give_up, remaining)) = call.pass_gate().await
+        {
+            attempts.give_up = Some(give_up);
+            attempts.synthesized = true;
+            call.log_give_up(&attempts, None, None);
+            return finish(Ok(synthesized_rate_limit(remaining)), attempts);
+        }
+
+        let may_retry = attempts.attempts < policy.max_retries;
+        let spare = if may_retry {
+            next_request.try_clone()
+        } else {
+            None
+        };
+        attempts.attempts += 1;
+        let result = http.execute(next_request).await;
+
+        if policy.share_rate_limits
+            && let Ok(response) = &result
+        {
+            call.note_response(response);
+        }
+
+        let Verdict::Retry {
+            reason,
+            server_wait,
+        } = classify(&call.method, &result)
+        else {
+            let failed = match &result {
+                Ok(response) => response.status().as_u16() >= 400,
+                Err(_) => true,
+            };
+            attempts.give_up = failed.then_some(GiveUp::NotRetryable);
+            return finish(result, attempts);
+        };
+        let response_request_id = result
+            .as_ref()
+            .ok()
+            .and_then(|response| request_id(response.headers()));
+
+        let next = match spare {
+            _ if !may_retry => Err(GiveUp::RetriesExhausted),
+            None => Err(GiveUp::BodyNotCloneable),
+            Some(spare) => call
+                .retry_delay(server_wait, &mut backoff)
+                .map(|delay| (delay, spare)),
+        };
+        let (delay, spare) = match next {
+            Ok(next) => next,
+            Err(give_up) => {
+                attempts.give_up = Some(give_up);
+                call.log_give_up(&attempts, Some(reason), response_request_id.as_deref());
+                return finish(result, attempts);
+            }
+        };
+
+        tracing::debug!(
+            target: "cloud_plugin_sdk::retry",
+            service = call.service,
+            operation = call.operation,
+            method = call.method.as_str(),
+            status = reason.status(),
+            error_kind = reason.error_kind(),
+            attempt = attempts.attempts,
+            delay_ms = millis(delay),
+            request_id = response_request_id.as_deref(),
+            "retrying request",
+        );
+        // Release the connection before sleeping rather than holding an unread body.
+        drop(result);
+        tokio::time::sleep(delay).await;
+        next_request = spare;
+    }
+}
+
+/// The fixed context of one `execute` call.
+struct Call<'a> {
+    policy: &'a RetryPolicy,
+    gate: &'a RateLimitGate,
+    service: &'static str,
+    operation: &'static str,
+    method: Method,
+    deadline: Option<Instant>,
+}
+
+impl Call<'_> {
+    /// Time left before the deadline (`None` when there is no deadline).
+    fn time_left(&self) -> Option<Duration> {
+        self.deadline
+            .map(|deadline| deadline.saturating_duration_since(Instant::now()))
+    }
+
+    /// Checks a wait against the cap and the deadline.
+    fn check_wait(&self, wait: Duration) -> Result<(), GiveUp> {
+        if wait > self.policy.max_wait {
+            return Err(GiveUp::WaitExceedsCap { requested: wait });
+        }
+        if self.time_left().is_some_and(|left| wait > left) {
+            return Err(GiveUp::WaitExceedsDeadline { requested: wait });
+        }
+        Ok(())
+    }
+
+    /// Lengthens a permitted wait by a little jitter, without breaking the cap or the deadline.
+    fn jittered(&self, wait: Duration) -> Duration {
+        let jitter = jitter_up_to((wait / SERVER_WAIT_JITTER_DIVISOR).min(MAX_SERVER_WAIT_JITTER));
+        let mut total = wait
+            .saturating_add(jitter)
+            .min(self.policy.max_wait.max(wait));
+        if let Some(left) = self.time_left() {
+            total = total.min(left.max(wait));
+        }
+        total
+    }
+
+    /// Waits while the client's gate is closed. On refusal returns why, with the remaining pause.
+    async fn pass_gate(&self) -> Result<(), (GiveUp, Duration)> {
+        while let Some(remaining) = self.gate.remaining() {
+            self.check_wait(remaining)
+                .map_err(|give_up| (give_up, remaining))?;
+            let delay = self.jittered(remaining);
+            tracing::debug!(
+                target: "cloud_plugin_sdk::retry",
+                service = self.service,
+                operation = self.operation,
+                method = self.method.as_str(),
+                delay_ms = millis(delay),
+                "holding request for a rate-limit pause",
+            );
+            tokio::time::sleep(delay).await;
+        }
+        Ok(())
+    }
+
+    /// Closes the gate when a response says no request may be sent for a while.
+    fn note_response(&self, response: &reqwest::Response) {
+        let status = response.status();
+        let headers = response.headers();
+        let exhausted = RateLimit::from_headers(headers).is_some_and(|limit| limit.is_exhausted());
+        if (status == StatusCode::TOO_MANY_REQUESTS || exhausted)
+            && let Some(wait) = requested_wait(status, headers, SystemTime::now())
+        {
+            self.gate.hold_for(wait);
+        }
+    }
+
+    /// The wait before the next attempt, or why there will be none.
+    fn retry_delay(
+        &self,
+        server_wait: Option<Duration>,
+        backoff: &mut ExponentialBackoff,
+    ) -> Result<Duration, GiveUp> {
+        if let Some(wait) = server_wait {
+            self.check_wait(wait)?;
+            return Ok(self.jittered(wait));
+        }
+        // With no elapsed-time limit the generator always yields; fall back to the ceiling anyway.
+        let interval = backoff
+            .next_backoff()
+            .unwrap_or(self.policy.max_backoff)
+            .min(self.policy.max_backoff)
+            .min(self.policy.max_wait);
+        if self.time_left().is_some_and(|left| interval > left) {
+            return Err(GiveUp::WaitExceedsDeadline {
+                requested: interval,
+            });
+        }
+        Ok(interval)
+    }
+
+    fn log_give_up(&self, attempts: &Attempts, reason: Option<Reason>, request_id: Option<&str>) {
+        tracing::debug!(
+            target: "cloud_plugin_sdk::retry",
+            service = self.service,
+            operation = self.operation,
+            method = self.method.as_str(),
+            status = reason.and_then(Reason::status),
+            error_kind = reason.and_then(Reason::error_kind),
+            attempt = attempts.attempts,
+            give_up = ?attempts.give_up,
+            synthesized = attempts.synthesized,
+            request_id,
+            "not retrying request",
+        );
+    }
+}
+
+/// What one attempt's outcome means for the call.
+enum Verdict {
+    /// Return the outcome as it is.
+    Done,
+    /// Sending again is safe and may help.
+    Retry {
+        reason: Reason,
+        /// The wait the server asked for, if it asked.
+        server_wait: Option<Duration>,
+    },
+}
+
+/// What went wrong with an attempt, for tracing.
+#[derive(Debug, Clone, Copy)]
+enum Reason {
+    Status(StatusCode),
+    Error(&'static str),
+}
+
+impl Reason {
+    fn status(self) -> Option<u16> {
+        match self {
+            Reason::Status(status) => Some(status.as_u16()),
+            Reason::Error(_) => None,
+        }
+    }
+
+    fn error_kind(self) -> Option<&'static str> {
+        match self {
+            Reason::Status(_) => None,
+            Reason::Error(kind) => Some(kind),
+        }
+    }
+}
+
+/// Decides whether an outcome may be retried; see the module documentation for the rules.
+fn classify(method: &Method, result: &reqwest::Result<reqwest::Response>) -> Verdict {
+    let idempotent = IDEMPOTENT_METHODS.contains(method);
+    match result {
+        Ok(response) => {
+            let status = response.status();
+            let headers = response.headers();
+            if status == StatusCode::TOO_MANY_REQUESTS {
+                Verdict::Retry {
+                    reason: Reason::Status(status),
+                    server_wait: requested_wait(status, headers, SystemTime::now()),
+                }
+            } else if idempotent && TRANSIENT_STATUSES.contains(&status) {
+                let server_wait = if status == StatusCode::SERVICE_UNAVAILABLE {
+                    headers
+                        .get(RETRY_AFTER)
+                        .and_then(|value| value.to_str().ok())
+                        .and_then(|value| parse_retry_after(value, SystemTime::now()))
+                } else {
+                    None
+                };
+                Verdict::Retry {
+                    reason: Reason::Status(status),
+                    server_wait,
+                }
+            } else {
+                Verdict::Done
+            }
+        }
+        Err(error) => {
+            // A connect error happens before any byte of the request is written, so even a
+            // POST can be sent again. Anything later may have reached the server.
+            let kind = if error.is_connect() {
+                Some("connect")
+            } else if !idempotent {
+                None
+            } else if error.is_timeout() {
+                Some("timeout")
+            } else if error.is_request() {
+                Some("transport")
+            } else {
+                None
+            };
+            match kind {
+                Some(kind) => Verdict::Retry {
+                    reason: Reason::Error(kind),
+                    server_wait: None,
+                },
+                None => Verdict::Done,
+            }
+        }
+    }
+}
+
+/// Stores the attempt record in the response so it travels with it.
+fn finish(
+    mut result: reqwest::Result<reqwest::Response>,
+    attempts: Attempts,
+) -> (reqwest::Result<reqwest::Response>, Attempts) {
+    if let Ok(response) = &mut result {
+        response.extensions_mut().insert(attempts);
+    }
+    (result, attempts)
+}
+
+/// A 429 made locally for a request the gate would have held too long.
+fn synthesized_rate_limit(remaining: Duration) -> reqwest::Response {
+    let seconds = remaining
+        .as_secs()
+        .saturating_add(u64::from(remaining.subsec_nanos() > 0));
+    let mut response = http::Response::new(Vec::<u8>::new());
+    *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+    response
+        .headers_mut()
+        .insert(RETRY_AFTER, HeaderValue::from(seconds));
+    response.extensions_mut().insert(SynthesizedResponse);
+    reqwest::Response::from(response)
+}
+
+/// A random duration in `[0, max]`, drawn with the backoff crate's generator.
+fn jitter_up_to(max: Duration) -> Duration {
+    if max.is_zero() {
+        return Duration::ZERO;
+    }
+    // A randomization factor of 1 draws uniformly from [0, 2 × interval].
+    ExponentialBackoffBuilder::new()
+        .with_initial_interval(max / 2)
+        .with_max_interval(max)
+        .with_multiplier(1.0)
+        .with_randomization_factor(1.0)
+        .with_max_elapsed_time(None)
+        .build()
+        .next_backoff()
+        .unwrap_or(Duration::ZERO)
+        .min(max)
+}
+
+/// Whole milliseconds, saturating, for tracing fields.
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn standard_values() {
+        let policy = RetryPolicy::default();
+        assert_eq!(policy, RetryPolicy::standard());
+        assert_eq!(policy.get_max_retries(), 3);
+        assert_eq!(policy.get_max_wait(), Duration::from_secs(60));
+        assert_eq!(policy.get_deadline(), Some(Duration::from_secs(120)));
+        assert_eq!(policy.get_initial_backoff(), Duration::from_millis(200));
+        assert_eq!(policy.get_max_backoff(), Duration::from_secs(5));
+        assert!(policy.get_share_rate_limits());
+    }
+
+    #[test]
+    fn none_sends_once_without_gate() {
+        let policy = RetryPolicy::none();
+        assert_eq!(policy.get_max_retries(), 0);
+        assert!(!policy.get_share_rate_limits());
+    }
+
+    #[test]
+    fn max_retries_is_clamped() {
+        assert_eq!(
+            RetryPolicy::standard().max_retries(1000).get_max_retries(),
+            10
+        );
+        assert_eq!(
+            RetryPolicy::standard()
+                .max_retries(u32::MAX)
+                .get_max_retries(),
+            10
+        );
+        assert_eq!(RetryPolicy::standard().max_retries(7).get_max_retries(), 7);
+    }
+
+    #[test]
+    fn backoff_stays_within_bounds() {
+        let policy = RetryPolicy::standard();
+        let mut backoff = policy.backoff();
+        let first = backoff.next_backoff().expect("no elapsed-time limit");
+        assert!(first >= Duration::from_millis(100) && first <= Duration::from_millis(301));
+        for _ in 0..50 {
+            let interval = backoff.next_backoff().expect("no elapsed-time limit");
+            // The crate may overshoot its ceiling by the randomization; `retry_delay` clamps.
+            assert!(interval <= Duration::from_millis(7_501));
+        }
+    }
+
+    #[test]
+    fn backoff_survives_extreme_settings() {
+        let policy = RetryPolicy::standard()
+            .initial_backoff(Duration::MAX)
+            .max_backoff(Duration::MAX);
+        let mut backoff = policy.backoff();
+        for _ in 0..5 {
+            assert!(backoff.next_backoff().is_some());
+        }
+    }
+
+    #[test]
+    fn jitter_is_bounded() {
+        for _ in 0..200 {
+            let jitter = jitter_up_to(Duration::from_millis(50));
+            assert!(jitter <= Duration::from_millis(50));
+        }
+        assert_eq!(jitter_up_to(Duration::ZERO), Duration::ZERO);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn gate_holds_and_never_shortens() {
+        let gate = RateLimitGate::new();
+        assert_eq!(gate.remaining(), None);
+        gate.hold_for(Duration::from_secs(5));
+        gate.hold_for(Duration::from_secs(1));
+        let remaining = gate.remaining().expect("held");
+        assert!(remaining > Duration::from_secs(4));
+        tokio::time::advance(Duration::from_secs(6)).await;
+        assert_eq!(gate.remaining(), None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn gate_bounds_absurd_pauses() {
+        let gate = RateLimitGate::new();
+        gate.hold_for(Duration::MAX);
+        gate.hold_for(Duration::from_secs(1_000_000_000_000));
+        assert!(gate.remaining().expect("held") <= MAX_GATE_HOLD);
+        gate.hold_for(Duration::ZERO);
+    }
+
+    #[test]
+    fn synthesized_response_shape() {
+        let response = synthesized_rate_limit(Duration::from_millis(1500));
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(
+            response
+                .headers()
+                .get(RETRY_AFTER)
+                .map(HeaderValue::as_bytes),
+            Some(&b"2"[..])
+        );
+        assert!(response.extensions().get::<SynthesizedResponse>().is_some());
+    }
 }

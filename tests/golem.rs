@@ -471,3 +471,143 @@ async fn futures_are_send() {
     let handle = tokio::spawn(async move { client.account(account()).plugins().list().await });
     assert_eq!(handle.await.unwrap().unwrap().len(), 1);
 }
+
+mod retries_through_the_client {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    fn client_with(server: &MockServer, policy: RetryPolicy) -> GolemClient {
+        GolemClient::builder()
+            .base_url(server.uri())
+            .token(TOKEN)
+            .retry_policy(policy)
+            .build()
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn get_waits_out_a_429_and_succeeds() {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "1"))
+            .up_to_n_times(1)
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .respond_with(json_response(200, SEED_ONE))
+            .mount(&server)
+            .await;
+        let client = client_with(&server, RetryPolicy::standard());
+        let started = Instant::now();
+        let plugin = client.plugins().get(plugin_id()).await.unwrap();
+        let elapsed = started.elapsed();
+        assert!(elapsed >= Duration::from_millis(950), "{elapsed:?}");
+        assert!(elapsed < Duration::from_secs(3), "{elapsed:?}");
+        assert_eq!(plugin.attempts(), 2);
+        let requests = server.received_requests().await.unwrap();
+        assert_eq!(requests.len(), 2);
+        // The retried request carries the credentials too.
+        assert!(
+            requests
+                .iter()
+                .all(|r| r.headers.get("authorization").is_some())
+        );
+    }
+
+    #[tokio::test]
+    async fn a_wait_over_the_cap_returns_a_rate_limited_error_at_once() {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(
+                ResponseTemplate::new(429)
+                    .insert_header("retry-after", "3600")
+                    .insert_header("x-ratelimit-limit", "100")
+                    .insert_header("x-ratelimit-remaining", "0")
+                    .insert_header("x-ratelimit-reset", "3600")
+                    .insert_header("x-request-id", "rl-1"),
+            )
+            .mount(&server)
+            .await;
+        let client = client_with(
+            &server,
+            RetryPolicy::standard().max_wait(Duration::from_secs(5)),
+        );
+        let started = Instant::now();
+        let err = client
+            .account(account())
+            .plugins()
+            .create(&NewPlugin::oplog_processor("n", "1", uuid::Uuid::nil(), 0))
+            .await
+            .unwrap_err();
+        assert!(started.elapsed() < Duration::from_secs(1));
+        assert_eq!(err.kind(), ErrorKind::RateLimited);
+        assert!(err.is_rate_limited() && err.is_retryable());
+        assert_eq!(err.retry_after(), Some(Duration::from_secs(3600)));
+        let rl = err.rate_limit().unwrap();
+        assert_eq!(
+            (rl.limit, rl.remaining, rl.reset),
+            (Some(100), Some(0), Some(Duration::from_secs(3600)))
+        );
+        assert_eq!(err.request_id(), Some("rl-1"));
+        assert_eq!(err.attempts(), 1);
+        assert_eq!(server.received_requests().await.unwrap().len(), 1);
+        assert!(err.to_string().contains("retry after 3600s"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn create_is_never_resent_after_a_503_but_get_is() {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(503))
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .respond_with(ResponseTemplate::new(503))
+            .mount(&server)
+            .await;
+        let policy = RetryPolicy::standard()
+            .initial_backoff(Duration::from_millis(5))
+            .max_backoff(Duration::from_millis(20));
+        let client = client_with(&server, policy);
+        let err = client
+            .account(account())
+            .plugins()
+            .create(&NewPlugin::oplog_processor("n", "1", uuid::Uuid::nil(), 0))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::ServerError);
+        assert_eq!(err.attempts(), 1);
+        let posts = server.received_requests().await.unwrap().len();
+        assert_eq!(posts, 1, "a create must reach the server once");
+        let err = client.plugins().get(plugin_id()).await.unwrap_err();
+        assert_eq!(err.attempts(), 4);
+        assert!(err.to_string().contains("after 4 attempts"), "{err}");
+        assert_eq!(server.received_requests().await.unwrap().len(), 1 + 4);
+    }
+
+    #[tokio::test]
+    async fn connection_refused_is_a_transport_error_with_attempts() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        drop(listener);
+        let policy = RetryPolicy::standard()
+            .initial_backoff(Duration::from_millis(5))
+            .max_backoff(Duration::from_millis(10));
+        let client = GolemClient::builder()
+            .base_url(url)
+            .token(TOKEN)
+            .retry_policy(policy)
+            .build()
+            .unwrap();
+        let err = client
+            .account(account())
+            .plugins()
+            .create(&NewPlugin::oplog_processor("n", "1", uuid::Uuid::nil(), 0))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Transport);
+        // Nothing was sent, so even a create may be tried again.
+        assert_eq!(err.attempts(), 4);
+        assert!(!format!("{err:?}").contains(TOKEN));
+    }
+}

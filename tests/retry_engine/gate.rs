@@ -1,0 +1,292 @@
+//! The shared gate: once one response says "wait until T", the client's other requests hold
+//! until T instead of hitting the server.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::common::{client, fast_policy, request, request_count};
+use cloud_plugin_sdk::retry::{GiveUp, RateLimitGate, RetryPolicy, SynthesizedResponse, execute};
+use reqwest::{Method, StatusCode};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+/// Answers the first request with `first`, every later one with 200, and records arrival times.
+struct Recorder {
+    first: ResponseTemplate,
+    seen: AtomicUsize,
+    arrivals: Arc<Mutex<Vec<Instant>>>,
+}
+
+impl Respond for Recorder {
+    fn respond(&self, _: &Request) -> ResponseTemplate {
+        self.arrivals.lock().expect("arrivals").push(Instant::now());
+        if self.seen.fetch_add(1, Ordering::SeqCst) == 0 {
+            self.first.clone()
+        } else {
+            ResponseTemplate::new(200)
+        }
+    }
+}
+
+async fn recording_server(first: ResponseTemplate) -> (MockServer, Arc<Mutex<Vec<Instant>>>) {
+    let server = MockServer::start().await;
+    let arrivals = Arc::new(Mutex::new(Vec::new()));
+    Mock::given(wiremock::matchers::any())
+        .respond_with(Recorder {
+            first,
+            seen: AtomicUsize::new(0),
+            arrivals: Arc::clone(&arrivals),
+        })
+        .mount(&server)
+        .await;
+    (server, arrivals)
+}
+
+/// Waits (briefly) until the gate has closed.
+async fn until_gate_closes(gate: &RateLimitGate) {
+    let started = Instant::now();
+    while gate.remaining().is_none() {
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "gate never closed"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// Starts `n` GETs on `gate` and returns their results.
+async fn burst(
+    n: usize,
+    http: &reqwest::Client,
+    policy: &RetryPolicy,
+    gate: &RateLimitGate,
+    url: &str,
+) -> Vec<tokio::task::JoinHandle<(StatusCode, u32)>> {
+    (0..n)
+        .map(|_| {
+            let http = http.clone();
+            let policy = policy.clone();
+            let gate = gate.clone();
+            let req = request(&http, Method::GET, url);
+            tokio::spawn(async move {
+                let (result, attempts) = execute(&http, &policy, &gate, req, "test", "burst").await;
+                (result.expect("response").status(), attempts.attempts)
+            })
+        })
+        .collect()
+}
+
+const GATE_TOLERANCE: Duration = Duration::from_millis(5);
+
+#[tokio::test]
+async fn a_429_holds_every_request_of_the_client() {
+    let (server, arrivals) =
+        recording_server(ResponseTemplate::new(429).insert_header("retry-after", "1")).await;
+    let http = client();
+    let gate = RateLimitGate::new();
+    let policy = fast_policy();
+    let url = format!("{}/r", server.uri());
+
+    let first = {
+        let (http, policy, gate, req) = (
+            http.clone(),
+            policy.clone(),
+            gate.clone(),
+            request(&http, Method::GET, &url),
+        );
+        tokio::spawn(async move { execute(&http, &policy, &gate, req, "test", "first").await })
+    };
+    until_gate_closes(&gate).await;
+    let others = burst(10, &http, &policy, &gate, &url).await;
+
+    let (result, attempts) = first.await.expect("task");
+    assert_eq!(result.expect("response").status(), StatusCode::OK);
+    assert_eq!(attempts.attempts, 2);
+    for handle in others {
+        assert_eq!(handle.await.expect("task"), (StatusCode::OK, 1));
+    }
+
+    let arrivals = arrivals.lock().expect("arrivals").clone();
+    assert_eq!(arrivals.len(), 12);
+    assert_eq!(request_count(&server).await, 12);
+    let limited_at = arrivals[0];
+    for arrival in &arrivals[1..] {
+        let after = arrival.duration_since(limited_at);
+        assert!(
+            after + GATE_TOLERANCE >= Duration::from_secs(1),
+            "request sent {after:?} after the 429"
+        );
+        assert!(
+            after < Duration::from_millis(2500),
+            "request sent {after:?} after the 429"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_exhausted_window_on_a_success_holds_the_others() {
+    let (server, arrivals) = recording_server(
+        ResponseTemplate::new(200)
+            .insert_header("x-ratelimit-limit", "50")
+            .insert_header("x-ratelimit-remaining", "0")
+            .insert_header("x-ratelimit-reset", "1"),
+    )
+    .await;
+    let http = client();
+    let gate = RateLimitGate::new();
+    let policy = fast_policy();
+    let url = format!("{}/r", server.uri());
+
+    let started = Instant::now();
+    let (result, attempts) = execute(
+        &http,
+        &policy,
+        &gate,
+        request(&http, Method::GET, &url),
+        "test",
+        "first",
+    )
+    .await;
+    // The call that learnt about the exhausted window is not delayed itself.
+    assert_eq!(result.expect("response").status(), StatusCode::OK);
+    assert_eq!(attempts.attempts, 1);
+    assert!(started.elapsed() < Duration::from_millis(500));
+    assert!(gate.remaining().is_some());
+
+    for handle in burst(10, &http, &policy, &gate, &url).await {
+        assert_eq!(handle.await.expect("task"), (StatusCode::OK, 1));
+    }
+    let arrivals = arrivals.lock().expect("arrivals").clone();
+    assert_eq!(arrivals.len(), 11);
+    for arrival in &arrivals[1..] {
+        let after = arrival.duration_since(arrivals[0]);
+        assert!(
+            after + GATE_TOLERANCE >= Duration::from_secs(1),
+            "request sent {after:?} after the reset notice"
+        );
+    }
+}
+
+#[tokio::test]
+async fn remaining_budget_does_not_close_the_gate() {
+    let (server, _) = recording_server(
+        ResponseTemplate::new(200)
+            .insert_header("x-ratelimit-remaining", "3")
+            .insert_header("x-ratelimit-reset", "30"),
+    )
+    .await;
+    let http = client();
+    let gate = RateLimitGate::new();
+    let url = format!("{}/r", server.uri());
+    let _ = execute(
+        &http,
+        &fast_policy(),
+        &gate,
+        request(&http, Method::GET, &url),
+        "test",
+        "op",
+    )
+    .await;
+    assert_eq!(gate.remaining(), None);
+}
+
+#[tokio::test]
+async fn a_pause_beyond_the_cap_is_answered_locally() {
+    let (server, _) = recording_server(
+        ResponseTemplate::new(429)
+            .insert_header("retry-after", "30")
+            .insert_header("x-request-id", "req-1"),
+    )
+    .await;
+    let http = client();
+    let gate = RateLimitGate::new();
+    let url = format!("{}/r", server.uri());
+    let short_cap = fast_policy().max_wait(Duration::from_secs(10));
+
+    let (result, attempts) = execute(
+        &http,
+        &short_cap,
+        &gate,
+        request(&http, Method::GET, &url),
+        "test",
+        "op",
+    )
+    .await;
+    assert_eq!(
+        result.expect("response").status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert!(!attempts.synthesized);
+
+    // A POST now gets a synthesized 429 without anything being sent.
+    let started = Instant::now();
+    let post = http.post(&url).body("{}").build().expect("request");
+    let (result, attempts) = execute(&http, &short_cap, &gate, post, "test", "create").await;
+    assert!(started.elapsed() < Duration::from_millis(200));
+    let response = result.expect("synthesized response");
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(response.extensions().get::<SynthesizedResponse>().is_some());
+    let retry_after: u64 = response.headers()["retry-after"]
+        .to_str()
+        .expect("ascii")
+        .parse()
+        .expect("seconds");
+    assert!((29..=30).contains(&retry_after), "{retry_after}");
+    assert_eq!(attempts.attempts, 0);
+    assert!(attempts.synthesized);
+    assert!(
+        matches!(attempts.give_up, Some(GiveUp::WaitExceedsCap { requested }) if requested > Duration::from_secs(29))
+    );
+    assert_eq!(request_count(&server).await, 1);
+
+    // A tight deadline refuses the same pause with the deadline as reason.
+    let short_deadline = fast_policy().deadline(Some(Duration::from_secs(5)));
+    let (_, attempts) = execute(
+        &http,
+        &short_deadline,
+        &gate,
+        request(&http, Method::GET, &url),
+        "test",
+        "op",
+    )
+    .await;
+    assert!(matches!(
+        attempts.give_up,
+        Some(GiveUp::WaitExceedsDeadline { .. })
+    ));
+    assert!(attempts.synthesized);
+
+    // A policy without the shared gate ignores the pause and reaches the server.
+    let unshared = fast_policy().share_rate_limits(false);
+    let (result, attempts) = execute(
+        &http,
+        &unshared,
+        &gate,
+        request(&http, Method::GET, &url),
+        "test",
+        "op",
+    )
+    .await;
+    assert_eq!(result.expect("response").status(), StatusCode::OK);
+    assert_eq!(attempts.attempts, 1);
+    assert_eq!(request_count(&server).await, 2);
+}
+
+#[tokio::test]
+async fn an_unshared_policy_does_not_close_the_gate() {
+    let (server, _) =
+        recording_server(ResponseTemplate::new(429).insert_header("retry-after", "30")).await;
+    let http = client();
+    let gate = RateLimitGate::new();
+    let url = format!("{}/r", server.uri());
+    let _ = execute(
+        &http,
+        &RetryPolicy::none(),
+        &gate,
+        request(&http, Method::GET, &url),
+        "test",
+        "op",
+    )
+    .await;
+    assert_eq!(gate.remaining(), None);
+}
