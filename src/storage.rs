@@ -309,7 +309,7 @@ pub(crate) async fn upload(
         .timeout(timeout)
         .send()
         .await
-        .map_err(|source| storage_transport_error(source))?;
+        .map_err(storage_transport_error)?;
     let status = response.status();
     if status.is_success() {
         return Ok(status);
