@@ -18,14 +18,16 @@ use std::time::{Duration, SystemTime};
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, HeaderName, RETRY_AFTER};
 
+// Header names are built at compile time: every response is inspected, and parsing a name from
+// a string at run time costs more than the lookup itself.
 /// Header carrying the request budget of the current window.
-const LIMIT_HEADER: &str = "x-ratelimit-limit";
+const LIMIT_HEADER: HeaderName = HeaderName::from_static("x-ratelimit-limit");
 /// Header carrying how many requests are left in the current window.
-const REMAINING_HEADER: &str = "x-ratelimit-remaining";
+const REMAINING_HEADER: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
 /// Header carrying the seconds until the current window resets (relative, not an epoch).
-const RESET_HEADER: &str = "x-ratelimit-reset";
+const RESET_HEADER: HeaderName = HeaderName::from_static("x-ratelimit-reset");
 /// Header carrying the server's identifier for the request.
-const REQUEST_ID_HEADER: &str = "x-request-id";
+const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
 /// Longest request id that is kept; anything longer is treated as absent.
 const MAX_REQUEST_ID_LEN: usize = 256;
 
@@ -49,9 +51,9 @@ impl RateLimit {
     /// beyond `u64::MAX` saturate. Returns `None` if none of the three headers parses.
     pub fn from_headers(headers: &HeaderMap) -> Option<RateLimit> {
         let rate_limit = RateLimit {
-            limit: header_u64(headers, LIMIT_HEADER),
-            remaining: header_u64(headers, REMAINING_HEADER),
-            reset: header_u64(headers, RESET_HEADER).map(Duration::from_secs),
+            limit: header_u64(headers, &LIMIT_HEADER),
+            remaining: header_u64(headers, &REMAINING_HEADER),
+            reset: header_u64(headers, &RESET_HEADER).map(Duration::from_secs),
         };
         if rate_limit == RateLimit::default() {
             None
@@ -113,7 +115,7 @@ pub fn requested_wait(
 /// 1 to 256 characters of visible ASCII, so a hostile server cannot smuggle control characters
 /// or megabytes of text into logs.
 pub fn request_id(headers: &HeaderMap) -> Option<String> {
-    let value = headers.get(REQUEST_ID_HEADER)?.to_str().ok()?.trim();
+    let value = headers.get(&REQUEST_ID_HEADER)?.to_str().ok()?.trim();
     let acceptable = !value.is_empty()
         && value.len() <= MAX_REQUEST_ID_LEN
         && value.bytes().all(|byte| byte.is_ascii_graphic());
@@ -121,8 +123,8 @@ pub fn request_id(headers: &HeaderMap) -> Option<String> {
 }
 
 /// Reads a header as a saturating decimal integer.
-fn header_u64(headers: &HeaderMap, name: &'static str) -> Option<u64> {
-    let value = headers.get(HeaderName::from_static(name))?.to_str().ok()?;
+fn header_u64(headers: &HeaderMap, name: &HeaderName) -> Option<u64> {
+    let value = headers.get(name)?.to_str().ok()?;
     parse_decimal(value.trim())
 }
 

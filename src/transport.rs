@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use progenitor_client::{Error as GenError, ResponseValue};
-use reqwest::header::{AUTHORIZATION, HeaderValue};
+use reqwest::header::{AUTHORIZATION, HeaderName, HeaderValue};
 
 use crate::auth::Credentials;
 use crate::error::{Error, Result, Service};
@@ -22,6 +22,9 @@ pub(crate) const DEFAULT_USER_AGENT: &str =
 pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default time allowed to establish a connection.
 pub(crate) const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The header progenitor adds to every request; built at compile time because it is removed
+/// from every request.
+const API_VERSION_HEADER: HeaderName = HeaderName::from_static("api-version");
 
 /// State shared by every request of one client (the generated clients' inner value).
 pub struct Transport {
@@ -63,7 +66,7 @@ impl Transport {
     /// Adds credentials and removes the `api-version` header progenitor adds (neither API uses it).
     pub(crate) fn prepare(&self, request: &mut reqwest::Request) {
         let headers = request.headers_mut();
-        headers.remove("api-version");
+        headers.remove(&API_VERSION_HEADER);
         if let Some(auth) = &self.authorization {
             headers.insert(AUTHORIZATION, auth.clone());
         }
@@ -97,6 +100,11 @@ impl Transport {
     }
 
     /// Runs one generated operation and maps its outcome into the crate's types.
+    ///
+    /// Prefer [`Transport::call_with`]: a future passed in by value is stored twice in this
+    /// call's state (once as the argument, once while awaited), which doubles the size of every
+    /// enclosing future and the bytes copied when it moves.
+    #[allow(dead_code)] // kept for operations that already hold their future
     pub(crate) async fn call<T, E, F>(
         &self,
         operation: &'static str,
@@ -105,13 +113,34 @@ impl Transport {
     where
         F: Future<Output = std::result::Result<ResponseValue<T>, GenError<E>>>,
     {
+        self.call_with(operation, move || call).await
+    }
+
+    /// Like [`Transport::call`], with the operation's future made inside the call, so that its
+    /// state is stored only once.
+    pub(crate) async fn call_with<T, E, F>(
+        &self,
+        operation: &'static str,
+        make_call: impl FnOnce() -> F,
+    ) -> Result<Response<T>>
+    where
+        F: Future<Output = std::result::Result<ResponseValue<T>, GenError<E>>>,
+    {
         let record = Arc::new(Mutex::new(CallRecord::default()));
-        let result = CALL.scope(record.clone(), call).await;
-        let record = record.lock().map(|r| r.clone()).unwrap_or_default();
+        let result = CALL.scope(record.clone(), make_call()).await;
+        let mut record = record
+            .lock()
+            .map(|mut r| std::mem::take(&mut *r))
+            .unwrap_or_default();
         match result {
             Ok(value) => {
                 let status = value.status();
-                let request_id = ratelimit::request_id(value.headers());
+                // `execute` already read the id of the response being decoded.
+                let request_id = if record.status.is_some() {
+                    record.request_id.take()
+                } else {
+                    ratelimit::request_id(value.headers())
+                };
                 let rate_limit = RateLimit::from_headers(value.headers());
                 let attempts = record.attempts.attempts.max(1);
                 Ok(Response::new(

@@ -195,10 +195,9 @@ impl AccountPlugins {
         let page = self
             .client
             .transport()
-            .call(
-                "list_account_plugins",
-                api.list_account_plugins(&self.account_id.0),
-            )
+            .call_with("list_account_plugins", || {
+                api.list_account_plugins(&self.account_id.0)
+            })
             .await?;
         Ok(page.map(|p| p.values))
     }
@@ -210,10 +209,9 @@ impl AccountPlugins {
         let api = &self.client.api;
         self.client
             .transport()
-            .call(
-                "create_plugin",
-                api.create_plugin(&self.account_id.0, plugin),
-            )
+            .call_with("create_plugin", || {
+                api.create_plugin(&self.account_id.0, plugin)
+            })
             .await
     }
 
@@ -257,7 +255,7 @@ impl Plugins {
         let api = &self.client.api;
         self.client
             .transport()
-            .call("get_plugin_by_id", api.get_plugin_by_id(&id.0))
+            .call_with("get_plugin_by_id", || api.get_plugin_by_id(&id.0))
             .await
     }
 
@@ -271,7 +269,7 @@ impl Plugins {
         let api = &self.client.api;
         self.client
             .transport()
-            .call("delete_plugin", api.delete_plugin(&id.0))
+            .call_with("delete_plugin", || api.delete_plugin(&id.0))
             .await
     }
 

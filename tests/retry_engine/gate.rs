@@ -290,3 +290,79 @@ async fn an_unshared_policy_does_not_close_the_gate() {
     .await;
     assert_eq!(gate.remaining(), None);
 }
+
+/// A server admitting `limit` requests per one-second window, reporting the budget left on every
+/// answer (`X-RateLimit-Remaining`, and `X-RateLimit-Reset` in whole seconds, rounded up).
+struct FixedWindow {
+    limit: u64,
+    start: Instant,
+    used: Mutex<(u128, u64)>,
+    refused: Arc<AtomicUsize>,
+}
+
+impl Respond for FixedWindow {
+    fn respond(&self, _: &Request) -> ResponseTemplate {
+        let elapsed = self.start.elapsed();
+        let window = elapsed.as_millis() / 1000;
+        let reset = 1000 - (elapsed.as_millis() % 1000);
+        let reset = reset.div_ceil(1000).max(1).to_string();
+        let mut used = self.used.lock().expect("window");
+        if used.0 != window {
+            *used = (window, 0);
+        }
+        let limit = self.limit.to_string();
+        if used.1 < self.limit {
+            used.1 += 1;
+            ResponseTemplate::new(200)
+                .insert_header("x-ratelimit-limit", limit.as_str())
+                .insert_header("x-ratelimit-remaining", (self.limit - used.1).to_string())
+                .insert_header("x-ratelimit-reset", reset.as_str())
+        } else {
+            self.refused.fetch_add(1, Ordering::SeqCst);
+            ResponseTemplate::new(429)
+                .insert_header("retry-after", reset.as_str())
+                .insert_header("x-ratelimit-limit", limit.as_str())
+                .insert_header("x-ratelimit-remaining", "0")
+                .insert_header("x-ratelimit-reset", reset.as_str())
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_reported_budget_keeps_concurrent_requests_from_being_refused() {
+    let server = MockServer::start().await;
+    let refused = Arc::new(AtomicUsize::new(0));
+    Mock::given(wiremock::matchers::any())
+        .respond_with(FixedWindow {
+            limit: 4,
+            start: Instant::now(),
+            used: Mutex::new((0, 0)),
+            refused: Arc::clone(&refused),
+        })
+        .mount(&server)
+        .await;
+    let http = client();
+    let gate = RateLimitGate::new();
+    let url = format!("{}/r", server.uri());
+
+    // One call learns the budget; five more then start at once, more than the window admits.
+    let (result, _) = execute(
+        &http,
+        &fast_policy(),
+        &gate,
+        request(&http, Method::GET, &url),
+        "test",
+        "first",
+    )
+    .await;
+    assert_eq!(result.expect("response").status(), StatusCode::OK);
+    let started = Instant::now();
+    for handle in burst(5, &http, &fast_policy(), &gate, &url).await {
+        assert_eq!(handle.await.expect("task"), (StatusCode::OK, 1));
+    }
+    assert_eq!(refused.load(Ordering::SeqCst), 0, "no request was refused");
+    assert_eq!(request_count(&server).await, 6);
+    // Three fit in the first window, the other two waited for the next one.
+    assert!(started.elapsed() + GATE_TOLERANCE >= Duration::from_millis(500));
+    assert!(started.elapsed() < Duration::from_secs(3));
+}

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Instructions the client side executes per `get` call, through the SDK and through the
+# reqwest + serde_json baseline, counted by callgrind.
+#
+# Instruction counts do not depend on what else the machine is doing, so this complements the
+# wall-clock figures of `cargo bench --bench overhead` on a shared or noisy machine. Each arm runs
+# twice with a different number of sequential calls; the difference divided by the difference in
+# calls is the cost of one call, with start-up work (building clients, loading TLS roots)
+# cancelled out. The loopback server's thread is left out of the count.
+#
+# Usage: benches/instructions.sh [FILTER]   (default filter: "get_plugin sequential")
+# Needs valgrind. Takes about a minute.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+filter="${1:-get_plugin sequential}"
+small=400
+large=1400
+out="$(mktemp -d)"
+trap 'rm -rf "$out"' EXIT
+
+exe="$(cargo bench --bench overhead --no-run 2>&1 | sed -n 's/.*Executable .*(\(.*\)).*/\1/p' | tail -n1)"
+if [ -z "$exe" ] || [ ! -x "$exe" ]; then
+  echo "could not build the overhead benchmark" >&2
+  exit 1
+fi
+
+# Client-side instructions of one run: every thread except the one running the hyper server.
+client_instructions() {
+  local arm="$1" calls="$2" total=0 file
+  rm -f "$out"/cg.*
+  BENCH_ONLY="$arm" BENCH_ROUNDS=1 BENCH_SEQUENTIAL_CALLS="$calls" \
+    valgrind --tool=callgrind --separate-threads=yes --callgrind-out-file="$out/cg.%p" \
+    "$exe" "$filter" >/dev/null 2>&1
+  for file in "$out"/cg.*-*; do
+    if grep -q 'hyper::server::conn' "$file"; then
+      continue
+    fi
+    total=$((total + $(sed -n 's/^totals: *//p' "$file")))
+  done
+  echo "$total"
+}
+
+declare -A per_call
+for arm in sdk baseline; do
+  a="$(client_instructions "$arm" "$small")"
+  b="$(client_instructions "$arm" "$large")"
+  per_call[$arm]=$(((b - a) / (large - small)))
+done
+
+echo "client instructions per call ($filter), callgrind, $((large - small)) calls apart"
+echo
+echo "| arm | instructions per call |"
+echo "|---|---:|"
+echo "| SDK | ${per_call[sdk]} |"
+echo "| reqwest + serde_json | ${per_call[baseline]} |"
+awk -v s="${per_call[sdk]}" -v b="${per_call[baseline]}" \
+  'BEGIN { printf "| ratio | %.3f |\n", s / b }'
