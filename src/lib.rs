@@ -40,6 +40,8 @@ pub mod auth;
 pub mod error;
 mod error_body;
 pub mod golem;
+#[cfg(feature = "mock")]
+pub mod mock;
 pub mod ratelimit;
 mod response;
 pub mod retry;
