@@ -38,19 +38,34 @@ const SPECS: &[SpecSettings] = &[
         replacements: &[
             ("CustomConnectPlugin", "crate::confluent::Plugin"),
             (
-                "CustomConnectPluginUpdate",
-                "crate::confluent::PluginUpdateBody",
+                "CustomConnectPluginCreate",
+                "crate::confluent::wire::CreatePluginBody",
             ),
-            ("CustomConnectPluginList", "crate::confluent::PluginList"),
+            (
+                "CustomConnectPluginUpdate",
+                "crate::confluent::wire::UpdatePluginBody",
+            ),
+            (
+                "CustomConnectPluginList",
+                "crate::confluent::wire::PluginPage",
+            ),
             (
                 "CustomConnectPluginVersion",
                 "crate::confluent::PluginVersion",
             ),
             (
+                "CustomConnectPluginVersionCreate",
+                "crate::confluent::wire::CreatePluginVersionBody",
+            ),
+            (
                 "CustomConnectPluginVersionList",
-                "crate::confluent::PluginVersionList",
+                "crate::confluent::wire::PluginVersionPage",
             ),
             ("PresignedUrl", "crate::confluent::PresignedUpload"),
+            (
+                "PresignedUrlCreate",
+                "crate::confluent::wire::PresignedUploadBody",
+            ),
         ],
     },
 ];

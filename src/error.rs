@@ -84,6 +84,9 @@ pub enum ErrorKind {
     Upload,
     /// A wait for an asynchronous operation ended without the expected outcome.
     Wait,
+    /// The server's answers broke the API's rules in a way the client cannot work around (for
+    /// example a paging link that leads back to a page already read).
+    Protocol,
 }
 
 /// One entry of a Confluent `Failure` error body.
@@ -356,6 +359,17 @@ pub enum Error {
         /// Whether the wait ran out of time (as opposed to reaching a failed state).
         timed_out: bool,
     },
+    /// The server's answers broke the API's rules (e.g. a paging token that repeats); going on
+    /// would loop or return wrong results.
+    #[error("{service} {operation}: protocol error: {}", one_line(reason, 300))]
+    Protocol {
+        /// The service that answered.
+        service: Service,
+        /// The operation id of the call.
+        operation: &'static str,
+        /// What the server did wrong.
+        reason: String,
+    },
 }
 
 fn transport_phrase(timeout: bool) -> &'static str {
@@ -397,6 +411,18 @@ impl Error {
         }
     }
 
+    pub(crate) fn protocol(
+        service: Service,
+        operation: &'static str,
+        reason: impl Into<String>,
+    ) -> Self {
+        Error::Protocol {
+            service,
+            operation,
+            reason: reason.into(),
+        }
+    }
+
     /// The category of the error.
     pub fn kind(&self) -> ErrorKind {
         match self {
@@ -408,6 +434,7 @@ impl Error {
             Error::Decode { .. } => ErrorKind::Decode,
             Error::Upload { .. } => ErrorKind::Upload,
             Error::Wait { .. } => ErrorKind::Wait,
+            Error::Protocol { .. } => ErrorKind::Protocol,
         }
     }
 

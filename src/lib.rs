@@ -1,7 +1,8 @@
 //! Typed, reliable clients for two cloud plugin registries:
 //!
 //! - the **Golem Cloud** plugin API ([`GolemClient`]): list, register, get and delete plugins;
-//! - the **Confluent Cloud** Custom Connect Plugin Management API, `ccpm/v1`.
+//! - the **Confluent Cloud** Custom Connect Plugin Management API, `ccpm/v1` ([`ConfluentClient`]):
+//!   plugins, their versions and presigned upload URLs, scoped to an environment.
 //!
 //! Both clients share one [`Error`] type, credentials from the environment, retries that honour
 //! the server's rate limits, and typed models that tolerate new fields and values.
@@ -15,6 +16,22 @@
 //! for plugin in golem.account(account).plugins().list().await?.iter() {
 //!     println!("{} {} ({})", plugin.name, plugin.version, plugin.id);
 //! }
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! ```no_run
+//! use cloud_plugin_sdk::ConfluentClient;
+//! use cloud_plugin_sdk::confluent::{Cloud, NewPlugin};
+//!
+//! # async fn run() -> cloud_plugin_sdk::Result<()> {
+//! let confluent = ConfluentClient::from_env()?;
+//! let plugins = confluent.environment("env-7q2m9p").plugins();
+//! let created = plugins.create(&NewPlugin::new("Orders JDBC sink", Cloud::Aws)).await?;
+//! for plugin in plugins.list().all().await? {
+//!     println!("{} {}", plugin.id, plugin.spec.display_name);
+//! }
+//! plugins.delete_if_exists(&created.id).await?;
 //! # Ok(())
 //! # }
 //! ```
@@ -37,6 +54,7 @@
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
 pub mod auth;
+pub mod confluent;
 pub mod error;
 mod error_body;
 pub mod golem;
@@ -50,6 +68,7 @@ mod storage;
 mod transport;
 
 pub use auth::{Credentials, Secret};
+pub use confluent::ConfluentClient;
 pub use error::{ApiError, Error, ErrorDetail, ErrorKind, Result, Service};
 pub use golem::GolemClient;
 pub use ratelimit::RateLimit;
