@@ -63,15 +63,14 @@ pub mod mock;
 pub mod ratelimit;
 mod response;
 pub mod retry;
-#[allow(dead_code)] // the upload workflow lands with the Confluent client
 mod storage;
 mod transport;
 
 pub use auth::{Credentials, Secret};
 pub use confluent::ConfluentClient;
-pub use error::{ApiError, Error, ErrorDetail, ErrorKind, Result, Service};
+pub use error::{ApiError, Cleanup, Error, ErrorDetail, ErrorKind, Result, Service, UploadStage};
 pub use golem::GolemClient;
 pub use ratelimit::RateLimit;
 pub use response::Response;
 pub use retry::RetryPolicy;
-pub use storage::{Archive, ArchiveFormat, MAX_ARCHIVE_BYTES};
+pub use storage::{Archive, MAX_ARCHIVE_BYTES};

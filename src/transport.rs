@@ -50,6 +50,8 @@ impl std::fmt::Debug for Transport {
 /// What the hooks learned about one call, read back when the call returns.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct CallRecord {
+    /// The operation name errors use, so tracing names the call the same way.
+    pub(crate) operation: Option<&'static str>,
     pub(crate) attempts: Attempts,
     pub(crate) status: Option<reqwest::StatusCode>,
     pub(crate) request_id: Option<String>,
@@ -75,6 +77,11 @@ impl Transport {
         request: reqwest::Request,
         operation: &'static str,
     ) -> reqwest::Result<reqwest::Response> {
+        let operation = CALL
+            .try_with(|record| record.lock().ok().and_then(|r| r.operation))
+            .ok()
+            .flatten()
+            .unwrap_or(operation);
         let (result, attempts) = retry::execute(
             &self.http,
             &self.retry,
@@ -105,7 +112,10 @@ impl Transport {
     where
         F: Future<Output = std::result::Result<ResponseValue<T>, GenError<E>>>,
     {
-        let record = Arc::new(Mutex::new(CallRecord::default()));
+        let record = Arc::new(Mutex::new(CallRecord {
+            operation: Some(operation),
+            ..CallRecord::default()
+        }));
         let result = CALL.scope(record.clone(), call).await;
         let record = record.lock().map(|r| r.clone()).unwrap_or_default();
         match result {

@@ -41,12 +41,15 @@
 mod model;
 mod page;
 mod plugins;
+mod upload;
 mod validate;
 mod versions;
 pub(crate) mod wire;
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
+pub use crate::storage::{Archive, MAX_ARCHIVE_BYTES};
 pub use model::{
     Cloud, ConnectorClass, ConnectorType, ContentFormat, EnvironmentId, EnvironmentRef, NewPlugin,
     NewPluginVersion, ObjectMeta, Phase, Plugin, PluginId, PluginSpec, PluginUpdate, PluginVersion,
@@ -54,6 +57,10 @@ pub use model::{
 };
 pub use page::{Page, PageLinks, next_page_token};
 pub use plugins::{ListPlugins, Plugins};
+pub use upload::{
+    DEFAULT_POLL_INTERVAL, DEFAULT_READY_TIMEOUT, DEFAULT_UPLOAD_TIMEOUT, UploadEvent,
+    UploadVersion,
+};
 pub use versions::PluginVersions;
 
 use crate::auth::{
@@ -100,7 +107,12 @@ pub(crate) mod op {
 #[derive(Clone)]
 pub struct ConfluentClient {
     api: Arc<generated::Client>,
+    /// Each plugin's cloud, learned once: it is fixed when the plugin is created.
+    clouds: Arc<Mutex<HashMap<(EnvironmentId, PluginId), Cloud>>>,
 }
+
+/// Entries kept in the cloud cache before it starts over.
+const MAX_CACHED_CLOUDS: usize = 1024;
 
 impl std::fmt::Debug for ConfluentClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -149,7 +161,10 @@ impl ConfluentClientBuilder {
             transport.http.clone(),
             transport.clone(),
         );
-        Ok(ConfluentClient { api: Arc::new(api) })
+        Ok(ConfluentClient {
+            api: Arc::new(api),
+            clouds: Arc::default(),
+        })
     }
 }
 
@@ -224,6 +239,23 @@ impl ConfluentClient {
     pub(crate) fn api(&self) -> &generated::Client {
         &self.api
     }
+
+    pub(crate) fn cached_cloud(&self, env: &EnvironmentId, plugin: &PluginId) -> Option<Cloud> {
+        let cache = self.clouds.lock().ok()?;
+        cache.get(&(env.clone(), plugin.clone())).cloned()
+    }
+
+    pub(crate) fn cache_cloud(&self, env: &EnvironmentId, plugin: &PluginId, cloud: Cloud) {
+        if !cloud.is_known() {
+            return;
+        }
+        if let Ok(mut cache) = self.clouds.lock() {
+            if cache.len() >= MAX_CACHED_CLOUDS {
+                cache.clear();
+            }
+            cache.insert((env.clone(), plugin.clone()), cloud);
+        }
+    }
 }
 
 /// Operations scoped to one Confluent Cloud environment.
@@ -290,14 +322,5 @@ impl Environment {
 
     pub(crate) fn validate(&self) -> Result<()> {
         self.environment_id.validate()
-    }
-}
-
-/// Turns a not-found error into `Ok(None)`.
-pub(crate) fn not_found_as_none<T>(result: Result<T>) -> Result<Option<T>> {
-    match result {
-        Ok(value) => Ok(Some(value)),
-        Err(err) if err.is_not_found() => Ok(None),
-        Err(err) => Err(err),
     }
 }

@@ -7,7 +7,8 @@ use futures::{StreamExt as _, TryStreamExt as _};
 
 use super::model::{Cloud, NewPlugin, Plugin, PluginId, PluginUpdate};
 use super::page::{Page, next_page_token};
-use super::{Environment, not_found_as_none, op, validate, wire};
+use super::{Environment, op, validate, wire};
+use crate::error::not_found_as_none;
 use crate::error::{Error, Result, Service};
 use crate::response::Response;
 

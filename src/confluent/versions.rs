@@ -1,8 +1,9 @@
 //! The versions of one plugin.
 
-use super::model::{NewPluginVersion, PluginId, PluginVersion, PluginVersionId};
-use super::{Environment, not_found_as_none, op, wire};
+use super::model::{Cloud, NewPluginVersion, PluginId, PluginVersion, PluginVersionId};
+use super::{Environment, op, wire};
 use crate::error::Result;
+use crate::error::not_found_as_none;
 use crate::response::Response;
 
 /// The versions of one plugin. Versions cannot be changed once created: to change an archive or
@@ -23,7 +24,23 @@ impl PluginVersions {
         &self.plugin_id
     }
 
-    fn validate(&self) -> Result<()> {
+    pub(crate) fn env(&self) -> &Environment {
+        &self.env
+    }
+
+    /// The plugin's cloud, read once per client (a plugin's cloud never changes).
+    pub(crate) async fn plugin_cloud(&self) -> Result<Cloud> {
+        let client = self.env.client();
+        if let Some(cloud) = client.cached_cloud(self.env.id(), &self.plugin_id) {
+            return Ok(cloud);
+        }
+        let plugin = self.env.plugins().get(self.plugin_id.clone()).await?;
+        let cloud = plugin.into_inner().spec.cloud;
+        client.cache_cloud(self.env.id(), &self.plugin_id, cloud.clone());
+        Ok(cloud)
+    }
+
+    pub(crate) fn validate(&self) -> Result<()> {
         self.env.validate()?;
         self.plugin_id.validate()
     }

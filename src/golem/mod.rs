@@ -35,7 +35,7 @@ pub use model::{
 };
 
 use crate::auth::{self, Credentials, GOLEM_BASE_URL_ENV, GOLEM_TOKEN_ENV};
-use crate::error::{Error, Result, Service};
+use crate::error::{Error, Result, Service, not_found_as_none};
 use crate::response::Response;
 use crate::transport::{Transport, TransportConfig, common_builder_methods};
 
@@ -278,14 +278,5 @@ impl Plugins {
     /// Deletes a plugin, treating one that is already gone (404) as done: `None`.
     pub async fn delete_if_exists(&self, id: PluginId) -> Result<Option<Response<Plugin>>> {
         not_found_as_none(self.delete(id).await)
-    }
-}
-
-/// Turns a not-found error into `Ok(None)`.
-pub(crate) fn not_found_as_none<T>(result: Result<T>) -> Result<Option<T>> {
-    match result {
-        Ok(value) => Ok(Some(value)),
-        Err(err) if err.is_not_found() => Ok(None),
-        Err(err) => Err(err),
     }
 }
