@@ -238,7 +238,11 @@ impl ApiError {
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} {}: {}", self.service, self.operation, self.status)?;
-        if let Some(code) = &self.code {
+        // Code and request id come from the server too: flattened like the messages, so that a
+        // hostile or broken response cannot break the line or forge log lines.
+        if let Some(code) = self.code.as_deref().map(|c| one_line(c, 100))
+            && !code.is_empty()
+        {
             write!(f, " [{code}]")?;
         }
         if !self.messages.is_empty() {
@@ -252,9 +256,7 @@ impl fmt::Display for ApiError {
         if let Some(wait) = self.retry_after {
             write!(f, " (retry after {}s)", wait.as_secs_f64().ceil() as u64)?;
         }
-        if let Some(id) = &self.request_id {
-            write!(f, " (request id {id})")?;
-        }
+        write!(f, "{}", request_id_suffix(self.request_id.as_deref()))?;
         if self.attempts > 1 {
             write!(f, " after {} attempts", self.attempts)?;
         }
@@ -338,7 +340,7 @@ pub enum Error {
         source: serde_json::Error,
     },
     /// The cloud storage behind a presigned URL rejected an archive upload.
-    #[error("upload to {cloud} storage failed: {status}{}{}{}", code.as_deref().map(|c| format!(" [{c}]")).unwrap_or_default(), message.as_deref().map(|m| format!(": {}", one_line(m, 200))).unwrap_or_default(), request_id_suffix(request_id.as_deref()))]
+    #[error("upload to {} storage failed: {status}{}{}{}", one_line(cloud, 40), code.as_deref().map(|c| format!(" [{}]", one_line(c, 100))).unwrap_or_default(), message.as_deref().map(|m| format!(": {}", one_line(m, 200))).unwrap_or_default(), request_id_suffix(request_id.as_deref()))]
     Storage {
         /// The cloud the storage belongs to (`AWS`, `GCP`, `AZURE`).
         cloud: String,
@@ -481,8 +483,10 @@ fn status_phrase(status: Option<StatusCode>) -> String {
 }
 
 fn request_id_suffix(id: Option<&str>) -> String {
-    id.map(|id| format!(" (request id {id})"))
-        .unwrap_or_default()
+    match id.map(|id| one_line(id, 256)) {
+        Some(id) if !id.is_empty() => format!(" (request id {id})"),
+        _ => String::new(),
+    }
 }
 
 impl Error {
@@ -659,5 +663,78 @@ pub(crate) fn not_found_as_none<T>(result: Result<T>) -> Result<Option<T>> {
         Ok(value) => Ok(Some(value)),
         Err(err) if err.is_not_found() => Ok(None),
         Err(err) => Err(err),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::{HeaderMap, HeaderValue};
+
+    fn is_one_line(text: &str) -> bool {
+        !text
+            .chars()
+            .any(|c| c.is_control() || (c.is_whitespace() && c != ' '))
+    }
+
+    /// Found by the `golem_error_body` fuzz target: a code with a control character (here DEL)
+    /// was printed as sent, so a response could break or forge log lines.
+    #[test]
+    fn display_flattens_server_codes_and_request_ids() {
+        let err = ApiError::from_parts(
+            Service::Golem,
+            StatusCode::NOT_FOUND,
+            &HeaderMap::new(),
+            b"{\"code\":\"PLUGIN_N\x7fT_FOUND\\nINJECTED\",\"error\":\"Plugin not found\"}",
+        );
+        assert_eq!(err.code(), Some("PLUGIN_N\u{7f}T_FOUND\nINJECTED"));
+        assert_eq!(
+            err.to_string(),
+            "golem unknown: 404 Not Found [PLUGIN_N T_FOUND INJECTED]: Plugin not found"
+        );
+
+        // Confluent's newer shape carries the request id in the body.
+        let err = ApiError::from_parts(
+            Service::Confluent,
+            StatusCode::BAD_REQUEST,
+            &HeaderMap::new(),
+            br#"{"error":{"code":"a\u2000b","message":"m"},"requestId":"r-1\r\nX: y"}"#,
+        );
+        assert_eq!(
+            err.to_string(),
+            "confluent unknown: 400 Bad Request [a b]: m (request id r-1 X: y)"
+        );
+
+        // A header value may hold tabs.
+        let mut headers = HeaderMap::new();
+        headers.insert("x-request-id", HeaderValue::from_static("r\t2"));
+        let err = ApiError::from_parts(Service::Golem, StatusCode::BAD_GATEWAY, &headers, b"");
+        assert!(is_one_line(&err.to_string()), "{err}");
+        // Only visible ASCII is accepted as a request id; anything else is dropped.
+        assert_eq!(err.request_id(), None, "{err}");
+
+        // A code of whitespace only is left out rather than shown as `[]`.
+        let err = ApiError::from_parts(
+            Service::Golem,
+            StatusCode::CONFLICT,
+            &HeaderMap::new(),
+            br#"{"code":" \n ","error":"exists"}"#,
+        );
+        assert_eq!(err.to_string(), "golem unknown: 409 Conflict: exists");
+    }
+
+    #[test]
+    fn upload_display_is_one_line() {
+        let err = Error::Storage {
+            cloud: "AWS\n".into(),
+            status: StatusCode::FORBIDDEN,
+            code: Some("Access\tDenied\r\n".into()),
+            message: Some("no\nway".into()),
+            request_id: None,
+        };
+        assert_eq!(
+            err.to_string(),
+            "upload to AWS storage failed: 403 Forbidden [Access Denied]: no way"
+        );
     }
 }

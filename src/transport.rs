@@ -412,4 +412,20 @@ mod tests {
         assert!(validate_base_url("https://u:p@example.com", true).is_err());
         assert!(validate_base_url("https://example.com/?a=b", true).is_err());
     }
+
+    #[test]
+    fn outgoing_authorization_is_sensitive() {
+        let config = TransportConfig {
+            credentials: Some(Credentials::bearer("tr4nsport-secret")),
+            ..TransportConfig::default()
+        };
+        let transport = config.build(Service::Golem, "http://127.0.0.1:9").unwrap();
+        assert!(!format!("{transport:?}").contains("tr4nsport-secret"));
+        let url = url::Url::parse("http://127.0.0.1:9/v1/plugins").unwrap();
+        let mut request = reqwest::Request::new(reqwest::Method::GET, url);
+        transport.prepare(&mut request);
+        let auth = request.headers().get(AUTHORIZATION).unwrap();
+        assert!(auth.is_sensitive());
+        assert!(!format!("{:?}", request.headers()).contains("tr4nsport-secret"));
+    }
 }
