@@ -63,18 +63,31 @@ const BAD_ARCHIVE_MESSAGE: &str = "The uploaded archive is not a valid ZIP or JA
 /// The fake never throttles on its own: `Remaining` stops at 0, and 429s come only from
 /// [`Faults::rate_limit`].
 ///
-/// ```ignore
+/// ```
+/// use std::time::Duration;
+/// use cloud_plugin_sdk::Archive;
+/// use cloud_plugin_sdk::confluent::{Cloud, ConfluentClient, ConnectorType, NewPlugin};
+/// use cloud_plugin_sdk::mock::ConfluentFake;
+///
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
 /// let fake = ConfluentFake::start().await;
 /// let client = ConfluentClient::builder()
 ///     .base_url(fake.url())
 ///     .api_key(fake.api_key(), fake.api_secret())
 ///     .build()?;
-/// let plugin = client.create_plugin(fake.environment(), "my-connector", Cloud::Aws).await?;
+/// let env = client.environment(fake.environment());
+/// let plugin = env.plugins().create(&NewPlugin::new("my-connector", Cloud::Aws)).await?;
 /// fake.set_processing_polls(2);
-/// let version = client
-///     .upload_version(&plugin, "1.0.0", &classes, Path::new("connector.zip"))
+/// let archive = Archive::from_bytes("connector.zip", b"PK\x03\x04 a tiny zip".to_vec())?;
+/// let version = env
+///     .plugin_versions(plugin.id.clone())
+///     .upload("1.0.0", archive)
+///     .connector_class("com.example.MySink", ConnectorType::Sink)
+///     .poll_interval(Duration::from_millis(10))
 ///     .await?;
-/// let ready = client.wait_until_ready(&version, Duration::from_secs(5)).await?;
+/// assert!(version.is_ready());
+/// # Ok::<(), cloud_plugin_sdk::Error>(())
+/// # }).unwrap();
 /// ```
 pub struct ConfluentFake {
     server: MockServer,

@@ -11,34 +11,25 @@
 //!   presigned upload URLs point at (AWS multipart POST, GCP and Azure PUT).
 //! * [`Faults`] (reachable from either fake) injects rate limiting, failures and latency.
 //!
-//! ```ignore
-//! use std::time::Duration;
-//! use cloud_plugin_sdk::mock::{ConfluentFake, GolemFake};
+//! ```
+//! use std::time::{Duration, Instant};
+//! use cloud_plugin_sdk::confluent::ConfluentClient;
+//! use cloud_plugin_sdk::mock::ConfluentFake;
 //!
-//! #[tokio::test]
-//! async fn registers_a_plugin() -> Result<(), Box<dyn std::error::Error>> {
-//!     let golem = GolemFake::start().await;
-//!     let client = GolemClient::builder()
-//!         .base_url(golem.url())
-//!         .token(golem.token())
-//!         .build()?;
-//!     let created = client.create_plugin(golem.account_id(), &registration()).await?;
-//!     assert_eq!(client.get_plugin(created.id).await?.name, created.name);
-//!     Ok(())
-//! }
-//!
-//! #[tokio::test]
-//! async fn retries_after_throttling() -> Result<(), Box<dyn std::error::Error>> {
-//!     let confluent = ConfluentFake::start().await;
-//!     confluent.faults().rate_limit(2, Duration::from_millis(10));
-//!     let client = ConfluentClient::builder()
-//!         .base_url(confluent.url())
-//!         .api_key(confluent.api_key(), confluent.api_secret())
-//!         .build()?;
-//!     client.list_plugins(confluent.environment()).await?;
-//!     assert_eq!(confluent.received_requests().await, 3); // two 429s, then success
-//!     Ok(())
-//! }
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! let fake = ConfluentFake::start().await;
+//! fake.faults().rate_limit(1, Duration::from_secs(1)); // one 429 with `Retry-After: 1`
+//! let client = ConfluentClient::builder()
+//!     .base_url(fake.url())
+//!     .api_key(fake.api_key(), fake.api_secret())
+//!     .build()?;
+//! let started = Instant::now();
+//! let page = client.environment(fake.environment()).plugins().list().send().await?;
+//! assert!(page.items.is_empty());
+//! assert!(started.elapsed() >= Duration::from_millis(900)); // the client waited, then retried
+//! assert_eq!(fake.received_requests().await, 2);
+//! # Ok::<(), cloud_plugin_sdk::Error>(())
+//! # }).unwrap();
 //! ```
 
 mod confluent;
