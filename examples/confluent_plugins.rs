@@ -8,12 +8,20 @@
 //!
 //! `CONFLUENT_CLOUD_ACCESS_TOKEN` may replace the API key. The example creates a plugin with a
 //! unique name and deletes it again at the end (also when a step in between fails).
+//!
+//! When `CONFLUENT_PLUGIN_ARCHIVE` names a `.zip` or `.jar` file, the example also publishes it as
+//! version 1.0.0 with the one-call upload, showing a progress bar and the final phase.
+//! `CONFLUENT_CONNECTOR_CLASS` (default `com.example.ExampleSinkConnector`) and
+//! `CONFLUENT_CONNECTOR_TYPE` (`SINK` or `SOURCE`, default `SINK`) describe its connector.
 
 use std::process::ExitCode;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use cloud_plugin_sdk::ConfluentClient;
-use cloud_plugin_sdk::confluent::{Cloud, Environment, NewPlugin, PluginId, PluginUpdate};
+use cloud_plugin_sdk::confluent::{
+    Cloud, ConnectorType, Environment, NewPlugin, PluginId, PluginUpdate, UploadEvent,
+};
+use cloud_plugin_sdk::{Archive, ConfluentClient};
+use indicatif::{ProgressBar, ProgressStyle};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -79,6 +87,53 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
+/// Publishes an archive as version 1.0.0 with a progress bar.
+async fn publish(
+    env: &Environment,
+    id: &PluginId,
+    path: &str,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let archive = Archive::from_path(path).await?;
+    let class = std::env::var("CONFLUENT_CONNECTOR_CLASS")
+        .unwrap_or_else(|_| "com.example.ExampleSinkConnector".into());
+    let connector_type: ConnectorType = std::env::var("CONFLUENT_CONNECTOR_TYPE")
+        .unwrap_or_else(|_| "SINK".into())
+        .parse()?;
+    let bar = ProgressBar::new(archive.len());
+    bar.set_style(
+        ProgressStyle::with_template("upload: [{bar:30}] {bytes}/{total_bytes} {msg}")?
+            .progress_chars("=> "),
+    );
+    let progress = bar.clone();
+    let started = Instant::now();
+    let version = env
+        .plugin_versions(id)
+        .upload("1.0.0", archive)
+        .connector_class(class, connector_type)
+        .wait_until_ready(Duration::from_secs(600))
+        .on_progress(move |event| match event {
+            UploadEvent::Uploading { sent, .. } => progress.set_position(sent),
+            UploadEvent::Uploaded { .. } => progress.set_message("uploaded"),
+            UploadEvent::VersionCreated { id, phase } => {
+                progress.set_message(format!("version {id}: {phase}"))
+            }
+            UploadEvent::PhaseChanged { phase } => progress.set_message(format!("{phase}")),
+            UploadEvent::UrlExpired => progress.set_message("URL expired, asking for a new one"),
+            _ => {}
+        })
+        .await;
+    bar.finish();
+    let version = version?;
+    println!(
+        "upload: version {} ({}) is {} after {:?}",
+        version.spec.version,
+        version.id,
+        version.status.phase,
+        started.elapsed()
+    );
+    Ok(())
+}
+
 async fn exercise(
     env: &Environment,
     id: &PluginId,
@@ -117,6 +172,10 @@ async fn exercise(
         None => return Err(format!("find_by_name: {name} is not listed").into()),
     }
 
+    if let Ok(path) = std::env::var("CONFLUENT_PLUGIN_ARCHIVE") {
+        publish(env, id, &path).await?;
+    }
+
     let versions = env.plugin_versions(id).list().await?;
     println!("versions: {} version(s)", versions.len());
     for version in versions.iter() {
@@ -124,6 +183,12 @@ async fn exercise(
             "  {} {} {}",
             version.id, version.spec.version, version.status.phase
         );
+    }
+    // Versions must be deleted before their plugin.
+    for version in versions.iter() {
+        env.plugin_versions(id)
+            .delete_if_exists(version.id.clone())
+            .await?;
     }
     Ok(())
 }

@@ -845,7 +845,7 @@ async fn mount_three_pages(server: &MockServer) {
 }
 
 #[tokio::test]
-async fn stream_follows_next_links_with_page_size_first_and_cloud_always() {
+async fn stream_follows_next_links_with_page_size_and_cloud_on_every_page() {
     let (server, client) = setup().await;
     mount_three_pages(&server).await;
     let plugins: Vec<Plugin> = client
@@ -874,6 +874,7 @@ async fn stream_follows_next_links_with_page_size_first_and_cloud_always() {
         query_of(&requests[1]),
         pairs(&[
             ("environment", ENV),
+            ("page_size", "2"),
             ("page_token", "tok-b"),
             ("spec.cloud", "GCP")
         ])
@@ -882,6 +883,7 @@ async fn stream_follows_next_links_with_page_size_first_and_cloud_always() {
         query_of(&requests[2]),
         pairs(&[
             ("environment", ENV),
+            ("page_size", "2"),
             ("page_token", "tok/c=="),
             ("spec.cloud", "GCP")
         ])

@@ -159,8 +159,8 @@ impl ListPlugins {
         self
     }
 
-    /// Sets the number of plugins per page, 1 to 100 (server default 10). Sent with the first
-    /// request only: the page token carries it afterwards.
+    /// Sets the number of plugins per page, 1 to 100 (server default 10). Sent with every page,
+    /// as Confluent's own CLI does.
     pub fn page_size(mut self, page_size: u32) -> Self {
         self.page_size = Some(page_size);
         self
@@ -272,7 +272,13 @@ impl PagingState {
                     .fetch(self.lister.page_size, self.first_token.as_deref())
                     .await?
             }
-            Next::Token(token) => self.lister.fetch(None, Some(&token)).await?,
+            // The page size goes on every request, as Confluent's own CLI sends it: a server
+            // whose token does not carry the size would otherwise fall back to its default.
+            Next::Token(token) => {
+                self.lister
+                    .fetch(self.lister.page_size, Some(&token))
+                    .await?
+            }
         };
         self.pages += 1;
         self.next = self.after(&page);
