@@ -159,6 +159,15 @@ impl<T: Serialize> Serialize for Page<T> {
 mod tests {
     use super::*;
 
+    /// Found by the `next_page_token` fuzz target: URL parsing follows the URL standard, which
+    /// drops ASCII tabs and newlines anywhere in the input, so they cannot hide the parameter.
+    #[test]
+    fn tabs_and_newlines_in_links_are_dropped_as_the_url_standard_says() {
+        let link =
+            "https://api.confluent.cloud/ccpm/v1/plugins?environment=env-1&pa&page_to\tken=Uvm\nDW";
+        assert_eq!(next_page_token(link).as_deref(), Some("UvmDW"));
+    }
+
     #[test]
     fn tokens_from_links() {
         let t = |s| next_page_token(s);
