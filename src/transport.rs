@@ -178,6 +178,41 @@ impl Transport {
     }
 }
 
+/// Includes a client that build.rs generated (as module `generated`) and routes its hooks
+/// through the shared [`Transport`].
+macro_rules! generated_client {
+    ($file:literal) => {
+        #[allow(
+            missing_docs,
+            unused_imports,
+            clippy::all,
+            clippy::pedantic,
+            unreachable_pub,
+            dead_code
+        )]
+        mod generated {
+            include!(concat!(env!("OUT_DIR"), "/", $file));
+        }
+
+        $crate::transport::impl_transport_hooks!(generated::Client);
+
+        /// Builds the generated client over a validated transport.
+        fn connect(
+            config: $crate::transport::TransportConfig,
+            service: $crate::error::Service,
+            default_base_url: &str,
+        ) -> $crate::error::Result<generated::Client> {
+            let transport = std::sync::Arc::new(config.build(service, default_base_url)?);
+            Ok(generated::Client::new_with_client(
+                &transport.base_url.clone(),
+                transport.http.clone(),
+                transport,
+            ))
+        }
+    };
+}
+pub(crate) use generated_client;
+
 /// Implements the progenitor hooks of a generated client by delegating to its [`Transport`].
 macro_rules! impl_transport_hooks {
     ($client:ty) => {

@@ -71,19 +71,7 @@ use crate::error::{Error, Result, Service};
 use crate::response::Response;
 use crate::transport::{Transport, TransportConfig, common_builder_methods};
 
-#[allow(
-    missing_docs,
-    unused_imports,
-    clippy::all,
-    clippy::pedantic,
-    unreachable_pub,
-    dead_code
-)]
-mod generated {
-    include!(concat!(env!("OUT_DIR"), "/confluent_ccpm_v1.rs"));
-}
-
-crate::transport::impl_transport_hooks!(generated::Client);
+crate::transport::generated_client!("confluent_ccpm_v1.rs");
 
 /// The public Confluent Cloud API.
 pub const DEFAULT_BASE_URL: &str = "https://api.confluent.cloud";
@@ -155,12 +143,7 @@ impl ConfluentClientBuilder {
 
     /// Validates the settings and builds the client. It never panics.
     pub fn build(self) -> Result<ConfluentClient> {
-        let transport = Arc::new(self.config.build(Service::Confluent, DEFAULT_BASE_URL)?);
-        let api = generated::Client::new_with_client(
-            &transport.base_url,
-            transport.http.clone(),
-            transport.clone(),
-        );
+        let api = connect(self.config, Service::Confluent, DEFAULT_BASE_URL)?;
         Ok(ConfluentClient {
             api: Arc::new(api),
             clouds: Arc::default(),

@@ -39,19 +39,7 @@ use crate::error::{Error, Result, Service, not_found_as_none};
 use crate::response::Response;
 use crate::transport::{Transport, TransportConfig, common_builder_methods};
 
-#[allow(
-    missing_docs,
-    unused_imports,
-    clippy::all,
-    clippy::pedantic,
-    unreachable_pub,
-    dead_code
-)]
-mod generated {
-    include!(concat!(env!("OUT_DIR"), "/golem_plugins.rs"));
-}
-
-crate::transport::impl_transport_hooks!(generated::Client);
+crate::transport::generated_client!("golem_plugins.rs");
 
 /// The public Golem Cloud API.
 pub const DEFAULT_BASE_URL: &str = "https://release.api.golem.cloud";
@@ -101,12 +89,7 @@ impl GolemClientBuilder {
                 "Golem accepts bearer tokens only",
             ));
         }
-        let transport = Arc::new(self.config.build(Service::Golem, DEFAULT_BASE_URL)?);
-        let api = generated::Client::new_with_client(
-            &transport.base_url,
-            transport.http.clone(),
-            transport.clone(),
-        );
+        let api = connect(self.config, Service::Golem, DEFAULT_BASE_URL)?;
         Ok(GolemClient { api: Arc::new(api) })
     }
 }
