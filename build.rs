@@ -5,6 +5,8 @@
 //! - only success (2xx) responses stay; error responses reach the hand-written error mapper as
 //!   `UnexpectedResponse` with status, headers and body intact (progenitor asserts a single error
 //!   type per operation, and both APIs have several);
+//! - the one success response is widened to `2XX`, so a server answering 200 where the spec says
+//!   202 (or 201) is still decoded rather than reported as an unexpected status;
 //! - `readOnly` properties leave every `required` list (clients never send them);
 //! - value constraints that would make decoding brittle or generate validating newtypes
 //!   (`enum`, `pattern`, lengths, bounds, `uniqueItems`, `additionalProperties: false`) are dropped;
@@ -293,7 +295,8 @@ fn keep_success_responses(op: &mut Map<String, Value>) -> Result<(), String> {
             codes.join(", ")
         ));
     }
-    for response in responses.values_mut() {
+    let success = std::mem::take(responses);
+    for (_, mut response) in success {
         if let Some(r) = response.as_object_mut() {
             if r.contains_key("$ref") {
                 return Err("success responses must be written inline, not as `$ref`".into());
@@ -308,6 +311,7 @@ fn keep_success_responses(op: &mut Map<String, Value>) -> Result<(), String> {
                 }
             }
         }
+        responses.insert("2XX".into(), response);
     }
     Ok(())
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use cloud_plugin_sdk::confluent::{Cloud, ConfluentClient, NewPlugin as NewConfluentPlugin};
 use cloud_plugin_sdk::golem::{GolemClient, NewPlugin};
 use cloud_plugin_sdk::{Error, ErrorKind, RetryPolicy};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -21,6 +22,7 @@ const REQUEST_TIMEOUT: Duration = Duration::from_millis(300);
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Api {
     Golem,
+    Confluent,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -36,12 +38,14 @@ fn policy() -> RetryPolicy {
         .max_wait(Duration::from_secs(5))
 }
 
-/// A valid success body for `call` on `api`.
+/// A valid success body for `call` on `api`. Every fault server answers success with 200, also
+/// where the API documents 202 (Confluent's create): any 2xx with a valid body must decode.
 fn success_body(api: Api, _call: Call) -> String {
     match api {
         Api::Golem => format!(
             r#"{{"id":"{PLUGIN}","accountId":"{ACCOUNT}","name":"n","version":"1","description":"","icon":"","homepage":"","spec":{{"type":"OplogProcessor","componentId":"616ccd92-d666-4180-8349-8d125b269fac","componentRevision":1}}}}"#
         ),
+        Api::Confluent => r#"{"api_version":"ccpm/v1","kind":"CustomConnectPlugin","id":"ccp-1","metadata":{"self":"https://api.confluent.cloud/ccpm/v1/plugins/ccp-1"},"spec":{"cloud":"AWS","display_name":"n","environment":{"id":"env-1"}}}"#.to_string(),
     }
 }
 
@@ -63,6 +67,22 @@ async fn run(api: Api, call: Call, base_url: &str) -> Result<(), Error> {
                 }
             }
         }
+        Api::Confluent => {
+            let client = ConfluentClient::builder()
+                .base_url(base_url)
+                .api_key("FAULTKEY", TOKEN)
+                .timeout(Some(REQUEST_TIMEOUT))
+                .retry_policy(policy())
+                .build()?;
+            let plugins = client.environment("env-1").plugins();
+            match call {
+                Call::Read => plugins.get("ccp-1").await.map(|_| ()),
+                Call::Create => plugins
+                    .create(&NewConfluentPlugin::new("n", Cloud::Aws))
+                    .await
+                    .map(|_| ()),
+            }
+        }
     }
 }
 
@@ -79,7 +99,7 @@ async fn account_create(
         .map(|_| ())
 }
 
-const APIS: &[Api] = &[Api::Golem];
+const APIS: &[Api] = &[Api::Golem, Api::Confluent];
 const CALLS: &[Call] = &[Call::Read, Call::Create];
 
 /// Mounts `first` for the first `times` requests, then the success body.
@@ -305,7 +325,14 @@ async fn tolerant_decoding_of_content_type_extra_fields_and_unknown_values() {
             let mut body: serde_json::Value =
                 serde_json::from_str(&success_body(api, call)).unwrap();
             body["brandNewField"] = serde_json::json!({"nested": [1, 2, 3]});
-            body["spec"] = serde_json::json!({"type": "FutureKind", "x": 1});
+            match api {
+                Api::Golem => body["spec"] = serde_json::json!({"type": "FutureKind", "x": 1}),
+                Api::Confluent => {
+                    body["spec"]["cloud"] = serde_json::json!("ORACLE");
+                    body["spec"]["new_setting"] = serde_json::json!(true);
+                    body["metadata"] = serde_json::Value::Null;
+                }
+            }
             let server = MockServer::start().await;
             Mock::given(any())
                 .respond_with(
