@@ -166,8 +166,28 @@ mod tests {
         assert!(v.is_sensitive());
         let v = Credentials::bearer("t0ken").header_value().unwrap();
         assert_eq!(v.to_str().unwrap(), "Bearer t0ken");
+        assert!(v.is_sensitive());
         let err = Credentials::bearer("a\nb").header_value().unwrap_err();
         assert!(!err.to_string().contains("a\nb"));
         assert!(Credentials::bearer("  ").header_value().is_err());
+    }
+
+    #[test]
+    fn header_values_are_sensitive_and_debug_hides_them() {
+        for credentials in [
+            Credentials::bearer("b3arer-secret"),
+            Credentials::api_key("KEY1", "ap1-secret"),
+        ] {
+            let value = credentials.header_value().unwrap();
+            assert!(value.is_sensitive(), "{credentials:?}");
+            // http prints a sensitive value as `Sensitive`, whatever it holds.
+            let shown = format!("{value:?}");
+            assert!(
+                !shown.contains("secret") && !shown.contains("Basic"),
+                "{shown}"
+            );
+            // Clones, as inserted into every request, keep the flag.
+            assert!(value.clone().is_sensitive());
+        }
     }
 }

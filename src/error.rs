@@ -80,10 +80,13 @@ pub enum ErrorKind {
     Transport,
     /// The response could not be decoded.
     Decode,
-    /// Uploading an archive to cloud storage failed.
-    Upload,
+    /// The cloud storage behind a presigned URL rejected an archive upload.
+    Storage,
     /// A wait for an asynchronous operation ended without the expected outcome.
     Wait,
+    /// The server's answers broke the API's rules in a way the client cannot work around (for
+    /// example a paging link that leads back to a page already read).
+    Protocol,
 }
 
 /// One entry of a Confluent `Failure` error body.
@@ -235,7 +238,11 @@ impl ApiError {
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} {}: {}", self.service, self.operation, self.status)?;
-        if let Some(code) = &self.code {
+        // Code and request id come from the server too: flattened like the messages, so that a
+        // hostile or broken response cannot break the line or forge log lines.
+        if let Some(code) = self.code.as_deref().map(|c| one_line(c, 100))
+            && !code.is_empty()
+        {
             write!(f, " [{code}]")?;
         }
         if !self.messages.is_empty() {
@@ -249,9 +256,7 @@ impl fmt::Display for ApiError {
         if let Some(wait) = self.retry_after {
             write!(f, " (retry after {}s)", wait.as_secs_f64().ceil() as u64)?;
         }
-        if let Some(id) = &self.request_id {
-            write!(f, " (request id {id})")?;
-        }
+        write!(f, "{}", request_id_suffix(self.request_id.as_deref()))?;
         if self.attempts > 1 {
             write!(f, " after {} attempts", self.attempts)?;
         }
@@ -334,9 +339,9 @@ pub enum Error {
         #[source]
         source: serde_json::Error,
     },
-    /// Uploading an archive to cloud storage failed.
-    #[error("upload to {cloud} storage failed: {status}{}{}", code.as_deref().map(|c| format!(" [{c}]")).unwrap_or_default(), message.as_deref().map(|m| format!(": {}", one_line(m, 200))).unwrap_or_default())]
-    Upload {
+    /// The cloud storage behind a presigned URL rejected an archive upload.
+    #[error("upload to {} storage failed: {status}{}{}{}", one_line(cloud, 40), code.as_deref().map(|c| format!(" [{}]", one_line(c, 100))).unwrap_or_default(), message.as_deref().map(|m| format!(": {}", one_line(m, 200))).unwrap_or_default(), request_id_suffix(request_id.as_deref()))]
+    Storage {
         /// The cloud the storage belongs to (`AWS`, `GCP`, `AZURE`).
         cloud: String,
         /// The storage's HTTP status.
@@ -348,14 +353,113 @@ pub enum Error {
         /// The storage's request id.
         request_id: Option<String>,
     },
-    /// A wait for an asynchronous operation ended without the expected outcome.
-    #[error("{what}")]
+    /// Waiting for a plugin version to become READY ended otherwise: it reached FAILED, or the
+    /// wait timed out while it was still processing.
+    #[error("plugin version {version_id} {}", wait_phrase(phase, error_message.as_deref(), *timed_out))]
     Wait {
-        /// What happened (e.g. the version reached FAILED, or the wait timed out).
-        what: String,
+        /// The version waited for.
+        version_id: String,
+        /// The last phase seen (`FAILED`, or e.g. `PROCESSING` when the wait timed out).
+        phase: String,
+        /// The server's explanation of a FAILED phase.
+        error_message: Option<String>,
         /// Whether the wait ran out of time (as opposed to reaching a failed state).
         timed_out: bool,
     },
+    /// The one-call version upload failed at `stage`; the cause is the error's `source()`.
+    ///
+    /// `kind()`, `status()`, `request_id()` and the other accessors answer for the cause.
+    #[error("uploading plugin version {version} failed while {stage}{}", cleanup_phrase(created_version_id.as_deref(), cleanup.as_ref()))]
+    Upload {
+        /// The version string being published.
+        version: String,
+        /// The step that failed.
+        stage: UploadStage,
+        /// The version's id when it had already been created.
+        created_version_id: Option<String>,
+        /// What happened to that version.
+        cleanup: Option<Cleanup>,
+        /// The cause.
+        #[source]
+        source: Box<Error>,
+    },
+    /// The server's answers broke the API's rules (e.g. a paging token that repeats); going on
+    /// would loop or return wrong results.
+    #[error("{service} {operation}: protocol error: {}", one_line(reason, 300))]
+    Protocol {
+        /// The service that answered.
+        service: Service,
+        /// The operation id of the call.
+        operation: &'static str,
+        /// What the server did wrong.
+        reason: String,
+    },
+}
+
+fn wait_phrase(phase: &str, message: Option<&str>, timed_out: bool) -> String {
+    if timed_out {
+        return format!("was still {phase} when the wait timed out");
+    }
+    match message {
+        Some(m) if !m.is_empty() => format!("reached {phase}: {}", one_line(m, 300)),
+        _ => format!("reached {phase}"),
+    }
+}
+
+fn cleanup_phrase(version_id: Option<&str>, cleanup: Option<&Cleanup>) -> String {
+    let Some(id) = version_id else {
+        return String::new();
+    };
+    match cleanup {
+        Some(Cleanup::Deleted) => format!(" (version {id} was created, then deleted)"),
+        Some(Cleanup::DeleteFailed(err)) => {
+            format!(
+                " (version {id} was created; deleting it failed: {})",
+                one_line(&err.to_string(), 200)
+            )
+        }
+        Some(Cleanup::Kept) | None => format!(" (version {id} was created and is kept)"),
+    }
+}
+
+/// A step of the one-call version upload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum UploadStage {
+    /// Reading the plugin to learn its cloud.
+    ReadingPlugin,
+    /// Asking for a presigned upload URL.
+    RequestingUrl,
+    /// Sending the archive to cloud storage.
+    Uploading,
+    /// Creating the version.
+    CreatingVersion,
+    /// Waiting for the version to become READY.
+    WaitingForReady,
+}
+
+impl fmt::Display for UploadStage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            UploadStage::ReadingPlugin => "reading the plugin",
+            UploadStage::RequestingUrl => "requesting an upload URL",
+            UploadStage::Uploading => "uploading the archive",
+            UploadStage::CreatingVersion => "creating the version",
+            UploadStage::WaitingForReady => "waiting for READY",
+        })
+    }
+}
+
+/// What happened to a version created by an upload that then failed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Cleanup {
+    /// It was deleted, so nothing half-made remains.
+    Deleted,
+    /// It was kept: it may still become READY (the wait timed out), or cleanup was turned off.
+    Kept,
+    /// Deleting it failed; it remains.
+    DeleteFailed(Box<Error>),
 }
 
 fn transport_phrase(timeout: bool) -> &'static str {
@@ -379,8 +483,10 @@ fn status_phrase(status: Option<StatusCode>) -> String {
 }
 
 fn request_id_suffix(id: Option<&str>) -> String {
-    id.map(|id| format!(" (request id {id})"))
-        .unwrap_or_default()
+    match id.map(|id| one_line(id, 256)) {
+        Some(id) if !id.is_empty() => format!(" (request id {id})"),
+        _ => String::new(),
+    }
 }
 
 impl Error {
@@ -397,7 +503,35 @@ impl Error {
         }
     }
 
-    /// The category of the error.
+    pub(crate) fn protocol(
+        service: Service,
+        operation: &'static str,
+        reason: impl Into<String>,
+    ) -> Self {
+        Error::Protocol {
+            service,
+            operation,
+            reason: reason.into(),
+        }
+    }
+
+    /// The error a workflow wrapper ([`Error::Upload`]) carries, or `self`.
+    pub fn cause(&self) -> &Error {
+        match self {
+            Error::Upload { source, .. } => source.cause(),
+            other => other,
+        }
+    }
+
+    /// The step of the one-call upload that failed, for errors from that workflow.
+    pub fn upload_stage(&self) -> Option<UploadStage> {
+        match self {
+            Error::Upload { stage, .. } => Some(*stage),
+            _ => None,
+        }
+    }
+
+    /// The category of the error (of its cause, for workflow errors).
     pub fn kind(&self) -> ErrorKind {
         match self {
             Error::InvalidArgument { .. } => ErrorKind::InvalidArgument,
@@ -406,14 +540,16 @@ impl Error {
             Error::Transport { timeout: true, .. } => ErrorKind::Timeout,
             Error::Transport { .. } => ErrorKind::Transport,
             Error::Decode { .. } => ErrorKind::Decode,
-            Error::Upload { .. } => ErrorKind::Upload,
+            Error::Storage { .. } => ErrorKind::Storage,
+            Error::Upload { source, .. } => source.kind(),
             Error::Wait { .. } => ErrorKind::Wait,
+            Error::Protocol { .. } => ErrorKind::Protocol,
         }
     }
 
     /// The error response, when the server answered with an error status.
     pub fn api_error(&self) -> Option<&ApiError> {
-        match self {
+        match self.cause() {
             Error::Api(api) => Some(api),
             _ => None,
         }
@@ -421,19 +557,19 @@ impl Error {
 
     /// The HTTP status, when a response was received.
     pub fn status(&self) -> Option<StatusCode> {
-        match self {
+        match self.cause() {
             Error::Api(api) => Some(api.status),
             Error::Decode { status, .. } => *status,
-            Error::Upload { status, .. } => Some(*status),
+            Error::Storage { status, .. } => Some(*status),
             _ => None,
         }
     }
 
     /// The server's request id, when it sent one.
     pub fn request_id(&self) -> Option<&str> {
-        match self {
+        match self.cause() {
             Error::Api(api) => api.request_id.as_deref(),
-            Error::Decode { request_id, .. } | Error::Upload { request_id, .. } => {
+            Error::Decode { request_id, .. } | Error::Storage { request_id, .. } => {
                 request_id.as_deref()
             }
             _ => None,
@@ -442,16 +578,16 @@ impl Error {
 
     /// The server's machine code, when it sent one.
     pub fn code(&self) -> Option<&str> {
-        match self {
+        match self.cause() {
             Error::Api(api) => api.code.as_deref(),
-            Error::Upload { code, .. } => code.as_deref(),
+            Error::Storage { code, .. } => code.as_deref(),
             _ => None,
         }
     }
 
     /// The server's messages (empty when there were none).
     pub fn messages(&self) -> &[String] {
-        match self {
+        match self.cause() {
             Error::Api(api) => &api.messages,
             _ => &[],
         }
@@ -474,10 +610,10 @@ impl Error {
 
     /// How many requests were sent for the call (0 when it failed before sending).
     pub fn attempts(&self) -> u32 {
-        match self {
+        match self.cause() {
             Error::Api(api) => api.attempts,
             Error::Transport { attempts, .. } => *attempts,
-            Error::Decode { .. } | Error::Upload { .. } => 1,
+            Error::Decode { .. } | Error::Storage { .. } => 1,
             _ => 0,
         }
     }
@@ -518,5 +654,87 @@ impl Error {
 impl From<ApiError> for Error {
     fn from(api: ApiError) -> Self {
         Error::Api(Box::new(api))
+    }
+}
+
+/// Turns a not-found error into `Ok(None)`.
+pub(crate) fn not_found_as_none<T>(result: Result<T>) -> Result<Option<T>> {
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(err) if err.is_not_found() => Ok(None),
+        Err(err) => Err(err),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::{HeaderMap, HeaderValue};
+
+    fn is_one_line(text: &str) -> bool {
+        !text
+            .chars()
+            .any(|c| c.is_control() || (c.is_whitespace() && c != ' '))
+    }
+
+    /// Found by the `golem_error_body` fuzz target: a code with a control character (here DEL)
+    /// was printed as sent, so a response could break or forge log lines.
+    #[test]
+    fn display_flattens_server_codes_and_request_ids() {
+        let err = ApiError::from_parts(
+            Service::Golem,
+            StatusCode::NOT_FOUND,
+            &HeaderMap::new(),
+            b"{\"code\":\"PLUGIN_N\x7fT_FOUND\\nINJECTED\",\"error\":\"Plugin not found\"}",
+        );
+        assert_eq!(err.code(), Some("PLUGIN_N\u{7f}T_FOUND\nINJECTED"));
+        assert_eq!(
+            err.to_string(),
+            "golem unknown: 404 Not Found [PLUGIN_N T_FOUND INJECTED]: Plugin not found"
+        );
+
+        // Confluent's newer shape carries the request id in the body.
+        let err = ApiError::from_parts(
+            Service::Confluent,
+            StatusCode::BAD_REQUEST,
+            &HeaderMap::new(),
+            br#"{"error":{"code":"a\u2000b","message":"m"},"requestId":"r-1\r\nX: y"}"#,
+        );
+        assert_eq!(
+            err.to_string(),
+            "confluent unknown: 400 Bad Request [a b]: m (request id r-1 X: y)"
+        );
+
+        // A header value may hold tabs.
+        let mut headers = HeaderMap::new();
+        headers.insert("x-request-id", HeaderValue::from_static("r\t2"));
+        let err = ApiError::from_parts(Service::Golem, StatusCode::BAD_GATEWAY, &headers, b"");
+        assert!(is_one_line(&err.to_string()), "{err}");
+        // Only visible ASCII is accepted as a request id; anything else is dropped.
+        assert_eq!(err.request_id(), None, "{err}");
+
+        // A code of whitespace only is left out rather than shown as `[]`.
+        let err = ApiError::from_parts(
+            Service::Golem,
+            StatusCode::CONFLICT,
+            &HeaderMap::new(),
+            br#"{"code":" \n ","error":"exists"}"#,
+        );
+        assert_eq!(err.to_string(), "golem unknown: 409 Conflict: exists");
+    }
+
+    #[test]
+    fn upload_display_is_one_line() {
+        let err = Error::Storage {
+            cloud: "AWS\n".into(),
+            status: StatusCode::FORBIDDEN,
+            code: Some("Access\tDenied\r\n".into()),
+            message: Some("no\nway".into()),
+            request_id: None,
+        };
+        assert_eq!(
+            err.to_string(),
+            "upload to AWS storage failed: 403 Forbidden [Access Denied]: no way"
+        );
     }
 }

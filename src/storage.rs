@@ -17,6 +17,7 @@ use futures::{Stream, StreamExt, stream};
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE};
 
+use crate::confluent::ContentFormat;
 use crate::error::{Error, Result};
 
 /// The largest archive accepted (1 GiB, the limit Confluent's own CLI enforces).
@@ -25,45 +26,24 @@ pub const MAX_ARCHIVE_BYTES: u64 = 1 << 30;
 const ZIP_MAGIC: &[u8; 4] = b"PK\x03\x04";
 const CHUNK: usize = 64 * 1024;
 
-/// The format of a connector archive.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ArchiveFormat {
-    /// A `.zip` archive.
-    Zip,
-    /// A `.jar` archive (a zip with a manifest).
-    Jar,
+/// The MIME type the storage expects for an archive format.
+fn mime_type(format: &ContentFormat) -> &'static str {
+    match format {
+        ContentFormat::Jar => "application/java-archive",
+        _ => "application/zip",
+    }
 }
 
-impl ArchiveFormat {
-    /// The `content_format` value of the API (`ZIP`, `JAR`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ArchiveFormat::Zip => "ZIP",
-            ArchiveFormat::Jar => "JAR",
-        }
-    }
-
-    /// The MIME type the storage expects.
-    pub fn mime_type(self) -> &'static str {
-        match self {
-            ArchiveFormat::Zip => "application/zip",
-            ArchiveFormat::Jar => "application/java-archive",
-        }
-    }
-
-    fn from_name(name: &str) -> Result<Self> {
-        let lower = name.to_ascii_lowercase();
-        if lower.ends_with(".zip") {
-            Ok(ArchiveFormat::Zip)
-        } else if lower.ends_with(".jar") {
-            Ok(ArchiveFormat::Jar)
-        } else {
-            Err(Error::invalid(
-                "archive",
-                format!("`{name}` must end in .zip or .jar"),
-            ))
-        }
-    }
+fn format_from_name(name: &str) -> Result<ContentFormat> {
+    ContentFormat::from_file_name(name).ok_or_else(|| {
+        Error::invalid(
+            "archive",
+            format!(
+                "`{}` must end in .zip or .jar",
+                crate::error::one_line(name, 200)
+            ),
+        )
+    })
 }
 
 #[derive(Debug, Clone)]
@@ -79,7 +59,7 @@ pub struct Archive {
     source: ArchiveSource,
     file_name: String,
     len: u64,
-    format: ArchiveFormat,
+    format: ContentFormat,
 }
 
 fn check_header(name: &str, len: u64, head: &[u8]) -> Result<()> {
@@ -110,7 +90,7 @@ impl Archive {
             .and_then(|n| n.to_str())
             .unwrap_or_default()
             .to_string();
-        let format = ArchiveFormat::from_name(&file_name)?;
+        let format = format_from_name(&file_name)?;
         let io = |e: std::io::Error| {
             Error::invalid("archive", format!("cannot read `{}`: {e}", path.display()))
         };
@@ -144,7 +124,7 @@ impl Archive {
     pub fn from_bytes(file_name: impl Into<String>, bytes: impl Into<Bytes>) -> Result<Archive> {
         let file_name = file_name.into();
         let bytes = bytes.into();
-        let format = ArchiveFormat::from_name(&file_name)?;
+        let format = format_from_name(&file_name)?;
         check_header(&file_name, bytes.len() as u64, &bytes)?;
         Ok(Archive {
             len: bytes.len() as u64,
@@ -164,9 +144,9 @@ impl Archive {
         self.len == 0
     }
 
-    /// The archive's format.
-    pub fn format(&self) -> ArchiveFormat {
-        self.format
+    /// The archive's format ([`ContentFormat::Zip`] or [`ContentFormat::Jar`]).
+    pub fn format(&self) -> &ContentFormat {
+        &self.format
     }
 
     /// The file name used in the upload.
@@ -290,7 +270,7 @@ pub(crate) async fn upload(
         "GCP" | "AZURE" => {
             let mut builder = http
                 .put(url)
-                .header(CONTENT_TYPE, archive.format.mime_type())
+                .header(CONTENT_TYPE, mime_type(&archive.format))
                 .header(CONTENT_LENGTH, archive.len)
                 .body(reqwest::Body::wrap_stream(counted));
             if cloud == "AZURE" {
@@ -359,7 +339,7 @@ fn multipart_frame(
         .collect();
     head.push_str(&format!(
         "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\nContent-Type: {}\r\n\r\n",
-        archive.format.mime_type()
+        mime_type(&archive.format)
     ));
     let tail = format!("\r\n--{boundary}--\r\n");
     Ok((Bytes::from(head), Bytes::from(tail)))
@@ -408,7 +388,7 @@ pub(crate) fn storage_error(
         .or_else(|| header("x-amz-request-id"))
         .or_else(|| header("x-ms-request-id"))
         .or_else(|| header("x-guploader-uploadid"));
-    Error::Upload {
+    Error::Storage {
         cloud: cloud.to_string(),
         status,
         code,
@@ -419,7 +399,7 @@ pub(crate) fn storage_error(
 
 /// `true` when a storage error says the presigned URL has expired (they live one hour).
 pub(crate) fn is_expired_url_error(err: &Error) -> bool {
-    let Error::Upload {
+    let Error::Storage {
         status,
         code,
         message,
@@ -455,7 +435,7 @@ mod tests {
             Archive::from_bytes("A.JAR", zip_bytes(10))
                 .unwrap()
                 .format(),
-            ArchiveFormat::Jar
+            &ContentFormat::Jar
         );
         let err = Archive::from_bytes("a.tar.gz", zip_bytes(10)).unwrap_err();
         assert!(err.to_string().contains("`archive`"), "{err}");

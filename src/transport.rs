@@ -53,6 +53,8 @@ impl std::fmt::Debug for Transport {
 /// What the hooks learned about one call, read back when the call returns.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct CallRecord {
+    /// The operation name errors use, so tracing names the call the same way.
+    pub(crate) operation: Option<&'static str>,
     pub(crate) attempts: Attempts,
     pub(crate) status: Option<reqwest::StatusCode>,
     pub(crate) request_id: Option<String>,
@@ -78,6 +80,11 @@ impl Transport {
         request: reqwest::Request,
         operation: &'static str,
     ) -> reqwest::Result<reqwest::Response> {
+        let operation = CALL
+            .try_with(|record| record.lock().ok().and_then(|r| r.operation))
+            .ok()
+            .flatten()
+            .unwrap_or(operation);
         let (result, attempts) = retry::execute(
             &self.http,
             &self.retry,
@@ -101,24 +108,10 @@ impl Transport {
 
     /// Runs one generated operation and maps its outcome into the crate's types.
     ///
-    /// Prefer [`Transport::call_with`]: a future passed in by value is stored twice in this
-    /// call's state (once as the argument, once while awaited), which doubles the size of every
-    /// enclosing future and the bytes copied when it moves.
-    #[allow(dead_code)] // kept for operations that already hold their future
+    /// The operation's future is made here, from `make_call`, rather than passed in: a future
+    /// received by value would be stored twice in this call's state (as the argument and while
+    /// awaited), doubling the size of every enclosing future and the bytes copied as it moves.
     pub(crate) async fn call<T, E, F>(
-        &self,
-        operation: &'static str,
-        call: F,
-    ) -> Result<Response<T>>
-    where
-        F: Future<Output = std::result::Result<ResponseValue<T>, GenError<E>>>,
-    {
-        self.call_with(operation, move || call).await
-    }
-
-    /// Like [`Transport::call`], with the operation's future made inside the call, so that its
-    /// state is stored only once.
-    pub(crate) async fn call_with<T, E, F>(
         &self,
         operation: &'static str,
         make_call: impl FnOnce() -> F,
@@ -126,7 +119,10 @@ impl Transport {
     where
         F: Future<Output = std::result::Result<ResponseValue<T>, GenError<E>>>,
     {
-        let record = Arc::new(Mutex::new(CallRecord::default()));
+        let record = Arc::new(Mutex::new(CallRecord {
+            operation: Some(operation),
+            ..CallRecord::default()
+        }));
         let result = CALL.scope(record.clone(), make_call()).await;
         let mut record = record
             .lock()
@@ -196,6 +192,41 @@ impl Transport {
         }
     }
 }
+
+/// Includes a client that build.rs generated (as module `generated`) and routes its hooks
+/// through the shared [`Transport`].
+macro_rules! generated_client {
+    ($file:literal) => {
+        #[allow(
+            missing_docs,
+            unused_imports,
+            clippy::all,
+            clippy::pedantic,
+            unreachable_pub,
+            dead_code
+        )]
+        mod generated {
+            include!(concat!(env!("OUT_DIR"), "/", $file));
+        }
+
+        $crate::transport::impl_transport_hooks!(generated::Client);
+
+        /// Builds the generated client over a validated transport.
+        fn connect(
+            config: $crate::transport::TransportConfig,
+            service: $crate::error::Service,
+            default_base_url: &str,
+        ) -> $crate::error::Result<generated::Client> {
+            let transport = std::sync::Arc::new(config.build(service, default_base_url)?);
+            Ok(generated::Client::new_with_client(
+                &transport.base_url.clone(),
+                transport.http.clone(),
+                transport,
+            ))
+        }
+    };
+}
+pub(crate) use generated_client;
 
 /// Implements the progenitor hooks of a generated client by delegating to its [`Transport`].
 macro_rules! impl_transport_hooks {
@@ -430,5 +461,21 @@ mod tests {
         assert!(validate_base_url("not a url", true).is_err());
         assert!(validate_base_url("https://u:p@example.com", true).is_err());
         assert!(validate_base_url("https://example.com/?a=b", true).is_err());
+    }
+
+    #[test]
+    fn outgoing_authorization_is_sensitive() {
+        let config = TransportConfig {
+            credentials: Some(Credentials::bearer("tr4nsport-secret")),
+            ..TransportConfig::default()
+        };
+        let transport = config.build(Service::Golem, "http://127.0.0.1:9").unwrap();
+        assert!(!format!("{transport:?}").contains("tr4nsport-secret"));
+        let url = url::Url::parse("http://127.0.0.1:9/v1/plugins").unwrap();
+        let mut request = reqwest::Request::new(reqwest::Method::GET, url);
+        transport.prepare(&mut request);
+        let auth = request.headers().get(AUTHORIZATION).unwrap();
+        assert!(auth.is_sensitive());
+        assert!(!format!("{:?}", request.headers()).contains("tr4nsport-secret"));
     }
 }

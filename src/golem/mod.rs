@@ -35,23 +35,11 @@ pub use model::{
 };
 
 use crate::auth::{self, Credentials, GOLEM_BASE_URL_ENV, GOLEM_TOKEN_ENV};
-use crate::error::{Error, Result, Service};
+use crate::error::{Error, Result, Service, not_found_as_none};
 use crate::response::Response;
 use crate::transport::{Transport, TransportConfig, common_builder_methods};
 
-#[allow(
-    missing_docs,
-    unused_imports,
-    clippy::all,
-    clippy::pedantic,
-    unreachable_pub,
-    dead_code
-)]
-mod generated {
-    include!(concat!(env!("OUT_DIR"), "/golem_plugins.rs"));
-}
-
-crate::transport::impl_transport_hooks!(generated::Client);
+crate::transport::generated_client!("golem_plugins.rs");
 
 /// The public Golem Cloud API.
 pub const DEFAULT_BASE_URL: &str = "https://release.api.golem.cloud";
@@ -101,12 +89,7 @@ impl GolemClientBuilder {
                 "Golem accepts bearer tokens only",
             ));
         }
-        let transport = Arc::new(self.config.build(Service::Golem, DEFAULT_BASE_URL)?);
-        let api = generated::Client::new_with_client(
-            &transport.base_url,
-            transport.http.clone(),
-            transport.clone(),
-        );
+        let api = connect(self.config, Service::Golem, DEFAULT_BASE_URL)?;
         Ok(GolemClient { api: Arc::new(api) })
     }
 }
@@ -195,7 +178,7 @@ impl AccountPlugins {
         let page = self
             .client
             .transport()
-            .call_with("list_account_plugins", || {
+            .call("list_account_plugins", || {
                 api.list_account_plugins(&self.account_id.0)
             })
             .await?;
@@ -209,7 +192,7 @@ impl AccountPlugins {
         let api = &self.client.api;
         self.client
             .transport()
-            .call_with("create_plugin", || {
+            .call("create_plugin", || {
                 api.create_plugin(&self.account_id.0, plugin)
             })
             .await
@@ -255,7 +238,7 @@ impl Plugins {
         let api = &self.client.api;
         self.client
             .transport()
-            .call_with("get_plugin_by_id", || api.get_plugin_by_id(&id.0))
+            .call("get_plugin_by_id", || api.get_plugin_by_id(&id.0))
             .await
     }
 
@@ -269,21 +252,12 @@ impl Plugins {
         let api = &self.client.api;
         self.client
             .transport()
-            .call_with("delete_plugin", || api.delete_plugin(&id.0))
+            .call("delete_plugin", || api.delete_plugin(&id.0))
             .await
     }
 
     /// Deletes a plugin, treating one that is already gone (404) as done: `None`.
     pub async fn delete_if_exists(&self, id: PluginId) -> Result<Option<Response<Plugin>>> {
         not_found_as_none(self.delete(id).await)
-    }
-}
-
-/// Turns a not-found error into `Ok(None)`.
-pub(crate) fn not_found_as_none<T>(result: Result<T>) -> Result<Option<T>> {
-    match result {
-        Ok(value) => Ok(Some(value)),
-        Err(err) if err.is_not_found() => Ok(None),
-        Err(err) => Err(err),
     }
 }

@@ -1,0 +1,194 @@
+//! The plugin lifecycle against Confluent Cloud (or a compatible server): create, get, update,
+//! list, list versions, delete.
+//!
+//! ```text
+//! CONFLUENT_CLOUD_API_KEY=... CONFLUENT_CLOUD_API_SECRET=... CONFLUENT_ENVIRONMENT=env-... \
+//! [CONFLUENT_BASE_URL=...] [CONFLUENT_CLOUD=AWS] cargo run --example confluent_plugins
+//! ```
+//!
+//! `CONFLUENT_CLOUD_ACCESS_TOKEN` may replace the API key. The example creates a plugin with a
+//! unique name and deletes it again at the end (also when a step in between fails).
+//!
+//! When `CONFLUENT_PLUGIN_ARCHIVE` names a `.zip` or `.jar` file, the example also publishes it as
+//! version 1.0.0 with the one-call upload, showing a progress bar and the final phase.
+//! `CONFLUENT_CONNECTOR_CLASS` (default `com.example.ExampleSinkConnector`) and
+//! `CONFLUENT_CONNECTOR_TYPE` (`SINK` or `SOURCE`, default `SINK`) describe its connector.
+
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use cloud_plugin_sdk::confluent::{
+    Cloud, ConnectorType, Environment, NewPlugin, PluginId, PluginUpdate, UploadEvent,
+};
+use cloud_plugin_sdk::{Archive, ConfluentClient};
+use indicatif::{ProgressBar, ProgressStyle};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err}");
+            let mut cause = err.source();
+            while let Some(inner) = cause {
+                eprintln!("  caused by: {inner}");
+                cause = inner.source();
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn var(name: &str) -> Result<String, Box<dyn std::error::Error>> {
+    std::env::var(name).map_err(|_| format!("{name} is not set").into())
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    let confluent = ConfluentClient::from_env()?;
+    let env = confluent.environment(var("CONFLUENT_ENVIRONMENT")?);
+    let cloud: Cloud = match std::env::var("CONFLUENT_CLOUD") {
+        Ok(cloud) => cloud.parse()?,
+        Err(_) => Cloud::Aws,
+    };
+    println!(
+        "Confluent at {}, environment {}",
+        confluent.base_url(),
+        env.id()
+    );
+
+    let name = format!("sdk-example-{}", uuid::Uuid::new_v4().simple());
+    let started = Instant::now();
+    let created = env
+        .plugins()
+        .create(
+            &NewPlugin::new(&name, cloud).description("created by the cloud-plugin-sdk example"),
+        )
+        .await?;
+    println!(
+        "create: {} in {} -> {} (status {}, {:?})",
+        created.spec.display_name,
+        created.spec.cloud,
+        created.id,
+        created.status(),
+        started.elapsed()
+    );
+    let id = created.id.clone();
+
+    let outcome = exercise(&env, &id, &name).await;
+    let started = Instant::now();
+    let deleted = env.plugins().delete_if_exists(&id).await;
+    match &deleted {
+        Ok(true) => println!("delete: {id} deleted ({:?})", started.elapsed()),
+        Ok(false) => println!("delete: {id} was already gone"),
+        Err(err) => eprintln!("delete: {id} failed: {err}"),
+    }
+    outcome?;
+    deleted?;
+    Ok(())
+}
+
+/// Publishes an archive as version 1.0.0 with a progress bar.
+async fn publish(
+    env: &Environment,
+    id: &PluginId,
+    path: &str,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let archive = Archive::from_path(path).await?;
+    let class = std::env::var("CONFLUENT_CONNECTOR_CLASS")
+        .unwrap_or_else(|_| "com.example.ExampleSinkConnector".into());
+    let connector_type: ConnectorType = std::env::var("CONFLUENT_CONNECTOR_TYPE")
+        .unwrap_or_else(|_| "SINK".into())
+        .parse()?;
+    let bar = ProgressBar::new(archive.len());
+    bar.set_style(
+        ProgressStyle::with_template("upload: [{bar:30}] {bytes}/{total_bytes} {msg}")?
+            .progress_chars("=> "),
+    );
+    let progress = bar.clone();
+    let started = Instant::now();
+    let version = env
+        .plugin_versions(id)
+        .upload("1.0.0", archive)
+        .connector_class(class, connector_type)
+        .wait_until_ready(Duration::from_secs(600))
+        .on_progress(move |event| match event {
+            UploadEvent::Uploading { sent, .. } => progress.set_position(sent),
+            UploadEvent::Uploaded { .. } => progress.set_message("uploaded"),
+            UploadEvent::VersionCreated { id, phase } => {
+                progress.set_message(format!("version {id}: {phase}"))
+            }
+            UploadEvent::PhaseChanged { phase } => progress.set_message(format!("{phase}")),
+            UploadEvent::UrlExpired => progress.set_message("URL expired, asking for a new one"),
+            _ => {}
+        })
+        .await;
+    bar.finish();
+    let version = version?;
+    println!(
+        "upload: version {} ({}) is {} after {:?}",
+        version.spec.version,
+        version.id,
+        version.status.phase,
+        started.elapsed()
+    );
+    Ok(())
+}
+
+async fn exercise(
+    env: &Environment,
+    id: &PluginId,
+    name: &str,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let fetched = env.plugins().get(id).await?;
+    println!(
+        "get: {} is {:?} (runtime {}, request id {})",
+        fetched.id,
+        fetched.spec.display_name,
+        fetched.spec.runtime_language.as_deref().unwrap_or("?"),
+        fetched.request_id().unwrap_or("-")
+    );
+
+    let updated = env
+        .plugins()
+        .update(
+            id,
+            &PluginUpdate::new().description("updated by the cloud-plugin-sdk example"),
+        )
+        .await?;
+    println!(
+        "update: description is now {:?}",
+        updated.spec.description.as_deref().unwrap_or("")
+    );
+
+    let started = Instant::now();
+    let all = env.plugins().list().page_size(100).all().await?;
+    println!(
+        "list: {} plugin(s) in the environment ({:?})",
+        all.len(),
+        started.elapsed()
+    );
+    match env.plugins().find_by_name(name).await? {
+        Some(found) => println!("find_by_name: {name} -> {}", found.id),
+        None => return Err(format!("find_by_name: {name} is not listed").into()),
+    }
+
+    if let Ok(path) = std::env::var("CONFLUENT_PLUGIN_ARCHIVE") {
+        publish(env, id, &path).await?;
+    }
+
+    let versions = env.plugin_versions(id).list().await?;
+    println!("versions: {} version(s)", versions.len());
+    for version in versions.iter() {
+        println!(
+            "  {} {} {}",
+            version.id, version.spec.version, version.status.phase
+        );
+    }
+    // Versions must be deleted before their plugin.
+    for version in versions.iter() {
+        env.plugin_versions(id)
+            .delete_if_exists(version.id.clone())
+            .await?;
+    }
+    Ok(())
+}

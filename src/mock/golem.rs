@@ -1,0 +1,433 @@
+//! The fake Golem plugin registry.
+
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+use wiremock::matchers::any;
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+use super::faults::{Faults, Injected};
+use super::reply::{self, GOLEM_JSON, Reply, header, media_type, random_alnum};
+
+/// An in-process fake of the Golem Cloud plugin registry API.
+///
+/// It serves the four plugin operations on a loopback port:
+///
+/// | Method | Path |
+/// |---|---|
+/// | `GET`, `POST` | `/v1/accounts/{account_id}/plugins` |
+/// | `GET`, `DELETE` | `/v1/plugins/{plugin_id}` |
+///
+/// Requests must carry `Authorization: Bearer <token>` (or the `GOLEM_SESSION` cookie) with
+/// [`GolemFake::token`]. The fake behaves like the real service, including its non-JSON
+/// errors: a missing or malformed token gets a plain-text 401 `authorization error`, a path
+/// id that is not a UUID a plain-text 400, a body that cannot be parsed a plain-text 400
+/// `parse request payload error: ...`, and a body that is not JSON a plain-text 415. A
+/// well-formed but unknown token gets a JSON 401 with code `AUTH_UNAUTHORIZED`.
+///
+/// Registering a plugin whose `spec.componentId` is the nil UUID answers the documented
+/// 400 `ErrorsBody` with code `OPLOG_PROCESSOR_COMPONENT_NOT_FOUND`; any other component id
+/// is accepted. Plugins are listed in registration order.
+///
+/// ```
+/// use cloud_plugin_sdk::golem::{GolemClient, NewPlugin};
+/// use cloud_plugin_sdk::mock::GolemFake;
+///
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let fake = GolemFake::start().await;
+/// let client = GolemClient::builder()
+///     .base_url(fake.url())
+///     .token(fake.token())
+///     .build()?;
+/// let component = uuid::Uuid::new_v4();
+/// let plugins = client.account(fake.account_id()).plugins();
+/// let plugin = plugins
+///     .create(&NewPlugin::oplog_processor("audit", "1.0.0", component, 1))
+///     .await?;
+/// assert_eq!(plugins.list().await?.len(), 1);
+/// assert_eq!(fake.received_requests().await, 2);
+/// # let _ = plugin;
+/// # Ok::<(), cloud_plugin_sdk::Error>(())
+/// # }).unwrap();
+/// ```
+pub struct GolemFake {
+    server: MockServer,
+    token: String,
+    account_id: Uuid,
+    faults: Faults,
+}
+
+impl fmt::Debug for GolemFake {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GolemFake")
+            .field("url", &self.server.uri())
+            .field("account_id", &self.account_id)
+            .field("token", &"<redacted>")
+            .finish()
+    }
+}
+
+impl GolemFake {
+    /// Starts a fake on a random loopback port with an empty registry.
+    pub async fn start() -> GolemFake {
+        let token = format!("golem-fake-{}", random_alnum(32));
+        let account_id = Uuid::new_v4();
+        let faults = Faults::new();
+        let responder = GolemResponder {
+            token: token.clone(),
+            account_id,
+            faults: faults.clone(),
+            state: Arc::new(Mutex::new(Vec::new())),
+        };
+        let server = MockServer::start().await;
+        Mock::given(any())
+            .respond_with(responder)
+            .mount(&server)
+            .await;
+        GolemFake {
+            server,
+            token,
+            account_id,
+            faults,
+        }
+    }
+
+    /// The base URL to point a client at, e.g. `http://127.0.0.1:40123` (no trailing slash).
+    pub fn url(&self) -> String {
+        self.server.uri()
+    }
+
+    /// A bearer token the fake accepts (at least 16 characters of `[A-Za-z0-9_-]`).
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
+    /// The id of the account that [`GolemFake::token`] belongs to. Any other account id in a
+    /// path gets 404 `ACCOUNT_NOT_FOUND`.
+    pub fn account_id(&self) -> Uuid {
+        self.account_id
+    }
+
+    /// The fault switches of this fake.
+    pub fn faults(&self) -> &Faults {
+        &self.faults
+    }
+
+    /// How many HTTP requests the fake has received so far, whatever their outcome.
+    pub async fn received_requests(&self) -> usize {
+        self.server
+            .received_requests()
+            .await
+            .map(|requests| requests.len())
+            .unwrap_or(0)
+    }
+}
+
+/// One registered plugin.
+#[derive(Debug, Clone)]
+struct Registration {
+    id: Uuid,
+    name: String,
+    version: String,
+    description: String,
+    icon: Vec<u8>,
+    homepage: String,
+    component_id: Uuid,
+    component_revision: u64,
+}
+
+/// The create request body (`PluginRegistrationCreation`).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CreationBody {
+    name: String,
+    version: String,
+    description: String,
+    icon: String,
+    homepage: String,
+    spec: SpecBody,
+}
+
+/// The plugin spec union; `OplogProcessor` is its only variant.
+#[derive(Deserialize)]
+#[serde(tag = "type")]
+enum SpecBody {
+    #[serde(rename_all = "camelCase")]
+    OplogProcessor {
+        component_id: Uuid,
+        component_revision: u64,
+    },
+}
+
+struct GolemResponder {
+    token: String,
+    account_id: Uuid,
+    faults: Faults,
+    state: Arc<Mutex<Vec<Registration>>>,
+}
+
+impl Respond for GolemResponder {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let reply = self.handle(request);
+        reply.into_template(self.faults.current_latency())
+    }
+}
+
+impl GolemResponder {
+    fn registrations(&self) -> MutexGuard<'_, Vec<Registration>> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn handle(&self, request: &Request) -> Reply {
+        if let Some(injected) = self.faults.take() {
+            return injected_reply(injected);
+        }
+        let segments: Vec<&str> = request
+            .url
+            .path_segments()
+            .map(|s| s.collect())
+            .unwrap_or_default();
+        let method = request.method.as_str();
+        let result = match segments.as_slice() {
+            ["v1", "accounts", account, "plugins"] => match method {
+                "GET" => self.list(request, account),
+                "POST" => self.create(request, account),
+                _ => Err(Reply::text(405, "method not allowed")),
+            },
+            ["v1", "plugins", plugin] => match method {
+                "GET" => self.get(request, plugin),
+                "DELETE" => self.delete(request, plugin),
+                _ => Err(Reply::text(405, "method not allowed")),
+            },
+            _ => Err(Reply::text(404, "not found")),
+        };
+        result.unwrap_or_else(|e| e)
+    }
+
+    /// Checks the bearer token (or session cookie) the way the real server does.
+    fn authenticate(&self, request: &Request) -> Result<(), Reply> {
+        let from_header = header(request, "authorization").and_then(|value| {
+            let (scheme, token) = value.trim().split_once(' ')?;
+            scheme
+                .eq_ignore_ascii_case("bearer")
+                .then(|| token.trim().to_owned())
+        });
+        let from_cookie = || {
+            header(request, "cookie").and_then(|cookies| {
+                cookies.split(';').find_map(|pair| {
+                    let (name, value) = pair.trim().split_once('=')?;
+                    (name == "GOLEM_SESSION").then(|| value.to_owned())
+                })
+            })
+        };
+        let Some(token) = from_header.or_else(from_cookie) else {
+            return Err(Reply::text(401, "authorization error"));
+        };
+        let well_formed = token.len() >= 16
+            && token
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        if !well_formed {
+            return Err(Reply::text(401, "authorization error"));
+        }
+        if token != self.token {
+            return Err(error_body(
+                401,
+                "AUTH_UNAUTHORIZED",
+                "The token does not authenticate any account",
+            ));
+        }
+        Ok(())
+    }
+
+    fn check_account(&self, id: Uuid) -> Result<(), Reply> {
+        if id == self.account_id {
+            Ok(())
+        } else {
+            Err(error_body(
+                404,
+                "ACCOUNT_NOT_FOUND",
+                &format!("Parent account {id} not found"),
+            ))
+        }
+    }
+
+    fn list(&self, request: &Request, account: &str) -> Result<Reply, Reply> {
+        let account = parse_path_uuid("account_id", account)?;
+        self.authenticate(request)?;
+        self.check_account(account)?;
+        let values: Vec<Value> = self
+            .registrations()
+            .iter()
+            .map(|r| dto(r, self.account_id))
+            .collect();
+        Ok(Reply::json(200, &json!({ "values": values }), GOLEM_JSON))
+    }
+
+    fn create(&self, request: &Request, account: &str) -> Result<Reply, Reply> {
+        let account = parse_path_uuid("account_id", account)?;
+        self.authenticate(request)?;
+        match header(request, "content-type").map(media_type) {
+            None => {
+                return Err(Reply::text(
+                    415,
+                    "the request does not specify a content type",
+                ));
+            }
+            Some(media) if media != "application/json" => {
+                return Err(Reply::text(
+                    415,
+                    format!("the content type `{media}` is not supported"),
+                ));
+            }
+            Some(_) => {}
+        }
+        let body: CreationBody = serde_json::from_slice(&request.body)
+            .map_err(|e| Reply::text(400, format!("parse request payload error: {e}")))?;
+        let icon = STANDARD.decode(body.icon.as_bytes()).map_err(|e| {
+            Reply::text(
+                400,
+                format!("parse request payload error: field `icon` is not valid base64: {e}"),
+            )
+        })?;
+        let SpecBody::OplogProcessor {
+            component_id,
+            component_revision,
+        } = body.spec;
+        if component_revision > i64::MAX as u64 {
+            return Err(Reply::text(
+                400,
+                "parse request payload error: field `componentRevision` is out of range",
+            ));
+        }
+        self.check_account(account)?;
+        if component_id.is_nil() {
+            let body = json!({
+                "code": "OPLOG_PROCESSOR_COMPONENT_NOT_FOUND",
+                "errors": ["Target component for oplog processor does not exist"],
+            });
+            return Err(Reply::json(400, &body, GOLEM_JSON));
+        }
+        let mut registrations = self.registrations();
+        if registrations
+            .iter()
+            .any(|r| r.name == body.name && r.version == body.version)
+        {
+            return Err(error_body(
+                409,
+                "PLUGIN_REGISTRATION_ALREADY_EXISTS",
+                "Plugin with this name and version already exists",
+            ));
+        }
+        let registration = Registration {
+            id: Uuid::new_v4(),
+            name: body.name,
+            version: body.version,
+            description: body.description,
+            icon,
+            homepage: body.homepage,
+            component_id,
+            component_revision,
+        };
+        let reply = Reply::json(200, &dto(&registration, self.account_id), GOLEM_JSON);
+        registrations.push(registration);
+        Ok(reply)
+    }
+
+    fn get(&self, request: &Request, plugin: &str) -> Result<Reply, Reply> {
+        let id = parse_path_uuid("plugin_id", plugin)?;
+        self.authenticate(request)?;
+        let registrations = self.registrations();
+        let found = registrations
+            .iter()
+            .find(|r| r.id == id)
+            .ok_or_else(|| plugin_not_found(id))?;
+        Ok(Reply::json(200, &dto(found, self.account_id), GOLEM_JSON))
+    }
+
+    fn delete(&self, request: &Request, plugin: &str) -> Result<Reply, Reply> {
+        let id = parse_path_uuid("plugin_id", plugin)?;
+        self.authenticate(request)?;
+        let mut registrations = self.registrations();
+        let index = registrations
+            .iter()
+            .position(|r| r.id == id)
+            .ok_or_else(|| plugin_not_found(id))?;
+        let removed = registrations.remove(index);
+        Ok(Reply::json(
+            200,
+            &dto(&removed, self.account_id),
+            GOLEM_JSON,
+        ))
+    }
+}
+
+fn parse_path_uuid(name: &str, raw: &str) -> Result<Uuid, Reply> {
+    Uuid::parse_str(raw)
+        .map_err(|e| Reply::text(400, format!("failed to parse path `{name}`: {e}")))
+}
+
+fn plugin_not_found(id: Uuid) -> Reply {
+    error_body(
+        404,
+        "PLUGIN_REGISTRATION_NOT_FOUND",
+        &format!("Registered plugin not found for id {id}"),
+    )
+}
+
+/// Golem's single-message error body.
+fn error_body(status: u16, code: &str, message: &str) -> Reply {
+    Reply::json(
+        status,
+        &json!({ "code": code, "error": message }),
+        GOLEM_JSON,
+    )
+}
+
+/// The response for an injected fault.
+fn injected_reply(injected: Injected) -> Reply {
+    match injected {
+        Injected::RateLimited { retry_after_secs } => Reply::text(429, "Too Many Requests")
+            .header("retry-after", retry_after_secs.to_string())
+            .header("x-ratelimit-limit", super::RATE_LIMIT.to_string())
+            .header("x-ratelimit-remaining", "0")
+            .header("x-ratelimit-reset", retry_after_secs.to_string()),
+        Injected::Failure { status } => match status {
+            400 => Reply::json(
+                400,
+                &json!({ "code": "INVALID_REQUEST", "errors": ["Invalid request"] }),
+                GOLEM_JSON,
+            ),
+            401 => error_body(401, "AUTH_UNAUTHORIZED", "Unauthorized"),
+            403 => error_body(403, "AUTH_FORBIDDEN", "Forbidden"),
+            404 => error_body(404, "NOT_FOUND", "Entity not found"),
+            409 => error_body(409, "CONFLICT", "Conflict"),
+            422 => error_body(422, "LIMIT_EXCEEDED", "Limits of the plan exceeded"),
+            s if s >= 500 => error_body(s, "INTERNAL_UNKNOWN", "Internal error"),
+            s => error_body(s, "ERROR", reply::reason_phrase(s)),
+        },
+    }
+}
+
+/// A `PluginRegistrationDto`.
+fn dto(r: &Registration, account_id: Uuid) -> Value {
+    json!({
+        "id": r.id,
+        "accountId": account_id,
+        "name": r.name,
+        "version": r.version,
+        "description": r.description,
+        "icon": STANDARD.encode(&r.icon),
+        "homepage": r.homepage,
+        "spec": {
+            "type": "OplogProcessor",
+            "componentId": r.component_id,
+            "componentRevision": r.component_revision,
+        },
+    })
+}

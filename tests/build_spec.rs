@@ -1,0 +1,188 @@
+//! build.rs's spec normalizer: the vendored specs pass, broken specs fail with the problem named.
+
+#[path = "../build/spec.rs"]
+mod spec;
+
+use serde_json::{Value, json};
+
+fn vendored(name: &str) -> Value {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("spec")
+        .join(name);
+    spec::load(&path).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+fn operations(doc: &Value) -> Vec<(String, String, Value)> {
+    let mut ops = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            if op.get("operationId").is_some() {
+                ops.push((method.clone(), path.clone(), op.clone()));
+            }
+        }
+    }
+    ops
+}
+
+#[test]
+fn vendored_specs_normalize_to_one_success_response_per_operation() {
+    let golem = vendored("golem-plugins.yaml");
+    let confluent = vendored("confluent-ccpm-v1.yaml");
+    let mut ids = Vec::new();
+    for doc in [&golem, &confluent] {
+        for (method, path, op) in operations(doc) {
+            let responses = op["responses"].as_object().unwrap();
+            let codes: Vec<&String> = responses.keys().collect();
+            assert_eq!(codes, ["2XX"], "{method} {path}");
+            ids.push(op["operationId"].as_str().unwrap().to_string());
+        }
+        assert!(doc.pointer("/components/responses").is_none());
+    }
+    ids.sort();
+    assert_eq!(
+        ids,
+        [
+            "createCcpmV1CustomConnectPlugin",
+            "createCcpmV1CustomConnectPluginVersion",
+            "createCcpmV1PresignedUrl",
+            "create_plugin",
+            "deleteCcpmV1CustomConnectPlugin",
+            "deleteCcpmV1CustomConnectPluginVersion",
+            "delete_plugin",
+            "getCcpmV1CustomConnectPlugin",
+            "getCcpmV1CustomConnectPluginVersion",
+            "get_plugin_by_id",
+            "listCcpmV1CustomConnectPluginVersions",
+            "listCcpmV1CustomConnectPlugins",
+            "list_account_plugins",
+            "updateCcpmV1CustomConnectPlugin",
+        ]
+    );
+}
+
+#[test]
+fn vendored_specs_describe_the_error_responses_before_normalizing() {
+    // The spec files themselves keep every documented error response.
+    for (name, expected) in [
+        (
+            "golem-plugins.yaml",
+            vec!["400", "401", "403", "404", "409", "422", "500"],
+        ),
+        (
+            "confluent-ccpm-v1.yaml",
+            vec!["400", "401", "403", "429", "500"],
+        ),
+    ] {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("spec")
+            .join(name);
+        let text = std::fs::read_to_string(path).unwrap();
+        let raw = spec::yaml_to_json(serde_norway::from_str(&text).unwrap()).unwrap();
+        for (method, path, op) in operations(&raw) {
+            let responses = op["responses"].as_object().unwrap();
+            for code in &expected {
+                assert!(
+                    responses.contains_key(*code),
+                    "{name} {method} {path} lacks {code}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn read_only_fields_leave_required_lists_and_constraints_are_dropped() {
+    let mut doc = json!({
+        "openapi": "3.0.3",
+        "info": {"title": "t", "version": "1"},
+        "paths": {"/w": {"post": {
+            "operationId": "make",
+            "requestBody": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/W"}}}},
+            "responses": {
+                "201": {"description": "ok", "headers": {"X": {"schema": {"type": "string"}}},
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/W"}}}},
+                "400": {"description": "bad", "content": {"application/json": {"schema": {"type": "object"}}}},
+                "404": {"description": "gone"},
+                "default": {"description": "other"}
+            }
+        }}},
+        "components": {"schemas": {"W": {
+            "type": "object",
+            "additionalProperties": false,
+            "required": ["id", "name"],
+            "properties": {
+                "id": {"type": "string", "readOnly": true},
+                "name": {"type": "string", "maxLength": 10, "pattern": "^[a-z]+$"},
+                "state": {"type": "string", "enum": ["on", "off"]},
+                "pattern": {"type": "string"}
+            }
+        }}}
+    });
+    spec::normalize(&mut doc).unwrap();
+    let w = &doc["components"]["schemas"]["W"];
+    assert_eq!(w["required"], json!(["name"]));
+    assert!(w.get("additionalProperties").is_none());
+    assert!(w["properties"]["name"].get("maxLength").is_none());
+    assert!(w["properties"]["name"].get("pattern").is_none());
+    assert!(w["properties"]["state"].get("enum").is_none());
+    assert!(
+        w["properties"].get("pattern").is_some(),
+        "a property named like a keyword stays"
+    );
+    let responses = doc["paths"]["/w"]["post"]["responses"].as_object().unwrap();
+    assert_eq!(responses.keys().collect::<Vec<_>>(), ["2XX"]);
+    assert!(responses["2XX"].get("headers").is_none());
+}
+
+#[test]
+fn broken_specs_fail_with_the_problem_named() {
+    let base =
+        |paths: &str| format!("openapi: 3.0.3\ninfo: {{title: t, version: '1'}}\npaths:\n{paths}");
+    let ok_op =
+        "    get:\n      operationId: one\n      responses:\n        '200': {description: ok}\n";
+    let cases = [
+        (
+            "openapi: 3.1.0\ninfo: {title: t, version: '1'}\npaths: {}\n".to_string(),
+            "3.1.0 is not supported",
+        ),
+        (
+            "info: {title: t}\npaths: {}\n".to_string(),
+            "missing `openapi`",
+        ),
+        (
+            "openapi: 3.0.3\ninfo: {title: t, version: '1'}\n".to_string(),
+            "missing `paths`",
+        ),
+        ("openapi: [unclosed\n".to_string(), "invalid YAML"),
+        (
+            base(&format!("  /a:\n{ok_op}  /b:\n{ok_op}")),
+            "operationId `one` is used twice",
+        ),
+        (
+            base(
+                "  /a:\n    get:\n      operationId: nothing\n      responses:\n        '404': {description: no}\n",
+            ),
+            "get /a (nothing): no 2xx response",
+        ),
+        (
+            base(
+                "  /a:\n    get:\n      operationId: two\n      responses:\n        '200': {description: a}\n        '204': {description: b}\n",
+            ),
+            "several success responses (200, 204)",
+        ),
+    ];
+    for (text, expected) in cases {
+        let err = spec::parse(&text).unwrap_err();
+        assert!(err.contains(expected), "expected `{expected}` in `{err}`");
+    }
+}
+
+#[test]
+fn missing_operation_ids_are_derived_from_method_and_path() {
+    let text = "openapi: 3.0.3\ninfo: {title: t, version: '1'}\npaths:\n  /v1/things/{id}:\n    delete:\n      responses:\n        '204': {description: gone}\n";
+    let doc = spec::parse(text).unwrap();
+    assert_eq!(
+        doc["paths"]["/v1/things/{id}"]["delete"]["operationId"],
+        "delete_v1_things_id"
+    );
+}
