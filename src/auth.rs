@@ -2,6 +2,24 @@
 //!
 //! Secrets are held in [`Secret`], whose `Debug` and `Display` never show the value, and the
 //! `Authorization` header built from them is marked sensitive so that HTTP-level logging skips it.
+//!
+//! ```
+//! use cloud_plugin_sdk::{Credentials, GolemClient};
+//!
+//! let credentials = Credentials::api_key("ABCDEFGH12345678", "the-secret");
+//! assert_eq!(
+//!     format!("{credentials:?}"),
+//!     r#"Credentials::ApiKey { key: "ABCDEFGH12345678", secret: "<redacted>" }"#
+//! );
+//!
+//! // Tests can hand from_env_with their own variables instead of the process environment.
+//! let golem = GolemClient::from_env_with(|name| match name {
+//!     "GOLEM_TOKEN" => Some("token-from-a-test-1234".into()),
+//!     _ => None,
+//! })?;
+//! assert!(!format!("{golem:?}").contains("token-from-a-test"));
+//! # Ok::<(), cloud_plugin_sdk::Error>(())
+//! ```
 
 use std::fmt;
 

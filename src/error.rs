@@ -4,6 +4,24 @@
 //! status, the server's machine code, its messages, the request id, the raw body (when it was not
 //! the documented JSON), the wait a rate limit asked for and the number of attempts through the
 //! accessors. `Display` prints one line; the cause, when there is one, comes from `source()`.
+//!
+//! ```
+//! use cloud_plugin_sdk::{ApiError, ErrorKind, Service};
+//! use reqwest::{StatusCode, header::HeaderMap};
+//!
+//! // The error the crate reports for a Golem 409 (also handy to test your own error handling).
+//! let body = br#"{"code":"PLUGIN_REGISTRATION_ALREADY_EXISTS","error":"Plugin with this name and version already exists"}"#;
+//! let err = cloud_plugin_sdk::Error::from(ApiError::from_parts(
+//!     Service::Golem,
+//!     StatusCode::CONFLICT,
+//!     &HeaderMap::new(),
+//!     body,
+//! ));
+//! assert_eq!(err.kind(), ErrorKind::Conflict);
+//! assert!(err.is_conflict());
+//! assert_eq!(err.code(), Some("PLUGIN_REGISTRATION_ALREADY_EXISTS"));
+//! assert_eq!(err.messages(), ["Plugin with this name and version already exists"]);
+//! ```
 
 use std::fmt;
 use std::time::Duration;

@@ -12,6 +12,23 @@
 //! Everything here is tolerant of hostile or broken input: a value that does not parse counts as
 //! absent, a date in the past means "now", and numbers too large for `u64` saturate instead of
 //! overflowing. Nothing in this module panics on header content.
+//!
+//! ```
+//! use std::time::{Duration, SystemTime};
+//! use cloud_plugin_sdk::ratelimit::{RateLimit, parse_retry_after};
+//! use reqwest::header::{HeaderMap, HeaderValue};
+//!
+//! let now = SystemTime::now();
+//! assert_eq!(parse_retry_after("120", now), Some(Duration::from_secs(120)));
+//! assert_eq!(parse_retry_after("Fri, 31 Dec 1999 23:59:59 GMT", now), Some(Duration::ZERO));
+//! assert_eq!(parse_retry_after("soon", now), None);
+//!
+//! let mut headers = HeaderMap::new();
+//! headers.insert("x-ratelimit-remaining", HeaderValue::from_static("0"));
+//! headers.insert("x-ratelimit-reset", HeaderValue::from_static("30")); // relative seconds
+//! let limit = RateLimit::from_headers(&headers).unwrap();
+//! assert_eq!(limit.reset, Some(Duration::from_secs(30)));
+//! ```
 
 use std::time::{Duration, SystemTime};
 

@@ -41,6 +41,25 @@
 //! Each retry emits a `tracing` event at debug level with target `cloud_plugin_sdk::retry` and the
 //! fields `service`, `operation`, `method`, `status` or `error_kind`, `attempt`, `delay_ms` and
 //! `request_id`. Headers, URLs and bodies are never logged, so credentials cannot leak this way.
+//!
+//! ```
+//! use std::time::Duration;
+//! use cloud_plugin_sdk::{ConfluentClient, RetryPolicy};
+//!
+//! let policy = RetryPolicy::standard()
+//!     .max_retries(5)
+//!     .max_wait(Duration::from_secs(30))
+//!     .deadline(Some(Duration::from_secs(90)));
+//! assert_eq!(policy.get_max_retries(), 5);
+//! assert_eq!(RetryPolicy::standard().max_retries(50).get_max_retries(), 10); // clamped
+//!
+//! let client = ConfluentClient::builder()
+//!     .api_key("KEY", "secret")
+//!     .retry_policy(policy)
+//!     .build()?;
+//! # let _ = client;
+//! # Ok::<(), cloud_plugin_sdk::Error>(())
+//! ```
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime};
