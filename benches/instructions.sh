@@ -8,12 +8,15 @@
 # calls is the cost of one call, with start-up work (building clients, loading TLS roots)
 # cancelled out. The loopback server's thread is left out of the count.
 #
-# Usage: benches/instructions.sh [FILTER]   (default filter: "get_plugin sequential")
-# Needs valgrind. Takes about a minute.
+# Usage: benches/instructions.sh [CASE...]
+#   (default: "golem get_plugin sequential" "confluent get_plugin sequential")
+# Needs valgrind. Takes about half a minute per case.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-filter="${1:-get_plugin sequential}"
+if [ "$#" -eq 0 ]; then
+  set -- "golem get_plugin sequential" "confluent get_plugin sequential"
+fi
 small=400
 large=1400
 out="$(mktemp -d)"
@@ -27,7 +30,7 @@ fi
 
 # Client-side instructions of one run: every thread except the one running the hyper server.
 client_instructions() {
-  local arm="$1" calls="$2" total=0 file
+  local filter="$1" arm="$2" calls="$3" total=0 file
   rm -f "$out"/cg.*
   BENCH_ONLY="$arm" BENCH_ROUNDS=1 BENCH_SEQUENTIAL_CALLS="$calls" \
     valgrind --tool=callgrind --separate-threads=yes --callgrind-out-file="$out/cg.%p" \
@@ -41,18 +44,17 @@ client_instructions() {
   echo "$total"
 }
 
-declare -A per_call
-for arm in sdk baseline; do
-  a="$(client_instructions "$arm" "$small")"
-  b="$(client_instructions "$arm" "$large")"
-  per_call[$arm]=$(((b - a) / (large - small)))
-done
-
-echo "client instructions per call ($filter), callgrind, $((large - small)) calls apart"
+echo "client instructions per call, counted by callgrind ($((large - small)) calls apart)"
 echo
-echo "| arm | instructions per call |"
-echo "|---|---:|"
-echo "| SDK | ${per_call[sdk]} |"
-echo "| reqwest + serde_json | ${per_call[baseline]} |"
-awk -v s="${per_call[sdk]}" -v b="${per_call[baseline]}" \
-  'BEGIN { printf "| ratio | %.3f |\n", s / b }'
+echo "| case | SDK | reqwest + serde_json | ratio |"
+echo "|---|---:|---:|---:|"
+for filter in "$@"; do
+  declare -A per_call=()
+  for arm in sdk baseline; do
+    a="$(client_instructions "$filter" "$arm" "$small")"
+    b="$(client_instructions "$filter" "$arm" "$large")"
+    per_call[$arm]=$(((b - a) / (large - small)))
+  done
+  awk -v f="$filter" -v s="${per_call[sdk]}" -v b="${per_call[baseline]}" \
+    'BEGIN { printf "| %s | %d | %d | %.3f |\n", f, s, b, s / b }'
+done

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use cloud_plugin_sdk::confluent::{ConfluentClient, Plugin as ConfluentPlugin};
 use cloud_plugin_sdk::golem::{GolemClient, Plugin as GolemPlugin, PluginId};
 use support::server::{Handler, LoopbackServer};
 use support::stats::{median, micros, percentile};
@@ -43,17 +44,22 @@ fn raw_http() -> reqwest::Client {
 /// Every operation of every client measured here. A client adds its case to this list and its
 /// routes to [`handler`].
 fn cases(base_url: &str) -> Vec<Case> {
-    vec![golem_get_plugin(base_url)]
+    vec![golem_get_plugin(base_url), confluent_get_plugin(base_url)]
 }
 
 /// The loopback server's routes.
 fn handler() -> Handler {
     let golem_plugin = fixtures::golem_plugin();
     let golem_path = format!("/v1/plugins/{}", fixtures::GOLEM_PLUGIN);
+    let confluent_plugin = fixtures::confluent_plugin();
+    let confluent_path = format!("/ccpm/v1/plugins/{}", fixtures::CONFLUENT_PLUGIN);
+    let confluent_headers = fixtures::confluent_headers();
     Arc::new(move |parts| {
         let path = parts.uri.path();
         if path == golem_path {
             support::server::json(&golem_plugin, fixtures::GOLEM_CONTENT_TYPE)
+        } else if path == confluent_path {
+            support::server::response(200, &confluent_headers, confluent_plugin.clone())
         } else {
             support::server::empty(404)
         }
@@ -108,6 +114,56 @@ async fn golem_raw_get(
     }
     let body: Bytes = response.bytes().await.map_err(|err| err.to_string())?;
     let plugin: GolemPlugin = serde_json::from_slice(&body).map_err(|err| err.to_string())?;
+    std::hint::black_box(plugin);
+    Ok(())
+}
+
+fn confluent_get_plugin(base_url: &str) -> Case {
+    let client = ConfluentClient::builder()
+        .base_url(base_url)
+        .api_key(fixtures::CONFLUENT_KEY, fixtures::CONFLUENT_SECRET)
+        .build()
+        .unwrap_or_else(|err| fail(&format!("cannot build the Confluent client: {err}")));
+    let sdk: Call = Arc::new(move || Box::pin(confluent_sdk_get(client.clone())));
+    let http = raw_http();
+    let base_url: Arc<str> = Arc::from(base_url);
+    let raw: Call =
+        Arc::new(move || Box::pin(confluent_raw_get(http.clone(), Arc::clone(&base_url))));
+    Case {
+        name: "confluent get_plugin",
+        sdk,
+        raw,
+    }
+}
+
+async fn confluent_sdk_get(client: ConfluentClient) -> Result<(), String> {
+    let plugin = client
+        .environment(fixtures::CONFLUENT_ENV)
+        .plugins()
+        .get(fixtures::CONFLUENT_PLUGIN)
+        .await
+        .map_err(|err| err.to_string())?;
+    std::hint::black_box(plugin);
+    Ok(())
+}
+
+async fn confluent_raw_get(http: reqwest::Client, base_url: Arc<str>) -> Result<(), String> {
+    let response = http
+        .get(format!(
+            "{base_url}/ccpm/v1/plugins/{}",
+            fixtures::CONFLUENT_PLUGIN
+        ))
+        .query(&[("environment", fixtures::CONFLUENT_ENV)])
+        .basic_auth(fixtures::CONFLUENT_KEY, Some(fixtures::CONFLUENT_SECRET))
+        .header(reqwest::header::ACCEPT, "application/json")
+        .send()
+        .await
+        .map_err(|err| err.to_string())?;
+    if !response.status().is_success() {
+        return Err(format!("status {}", response.status()));
+    }
+    let body: Bytes = response.bytes().await.map_err(|err| err.to_string())?;
+    let plugin: ConfluentPlugin = serde_json::from_slice(&body).map_err(|err| err.to_string())?;
     std::hint::black_box(plugin);
     Ok(())
 }
