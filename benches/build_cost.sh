@@ -55,9 +55,13 @@ others = [u for u in units if u["name"] != "cloud-plugin-sdk"]
 def end(u):
     return u["start"] + u["duration"]
 
-total_cpu = sum(u["duration"] for u in units)
+built = [u for u in units if u["duration"] > 0]
+total_cpu = sum(u["duration"] for u in built)
 wall = max(end(u) for u in units)
-gen_crates = sum(u["duration"] for u in others if (u["name"], u["version"]) in generation_only)
+generator_units = [
+    u for u in others if (u["name"], u["version"]) in generation_only and u["duration"] > 0
+]
+gen_crates = sum(u["duration"] for u in generator_units)
 script_compile = sum(u["duration"] for u in ours if u["target"].strip() == "build-script")
 script_run = sum(u["duration"] for u in ours if u["mode"] == "run-custom-build")
 lib = [u for u in ours if u["target"].strip() == ""]
@@ -65,11 +69,10 @@ lib_time = sum(u["duration"] for u in lib)
 generation = gen_crates + script_compile + script_run
 
 print(f"  wall time (cargo's report)            {wall:7.1f} s")
-print(f"  CPU time, all units                   {total_cpu:7.1f} s  ({len(units)} units)")
-if others:
-    print(f"  compiling crates only build.rs needs  {gen_crates:7.1f} s  "
-          f"({len([u for u in others if (u['name'], u['version']) in generation_only])} units: "
-          + ", ".join(sorted({u['name'] for u in others if (u['name'], u['version']) in generation_only})) + ")")
+print(f"  CPU time, all units built             {total_cpu:7.1f} s  ({len(built)} units)")
+names = ", ".join(sorted({u["name"] for u in generator_units}))
+print(f"  compiling crates only build.rs needs  {gen_crates:7.1f} s  "
+      f"({len(generator_units)} units{': ' + names if names else ''})")
 print(f"  compiling build.rs                    {script_compile:7.1f} s")
 print(f"  running build.rs (the generator)      {script_run:7.2f} s")
 print(f"  compiling the library                 {lib_time:7.1f} s")

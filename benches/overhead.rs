@@ -298,6 +298,15 @@ fn measure(
         }
         for (arm, call) in order {
             let result = support::run_on(runtime, run(Arc::clone(call), mode));
+            if settings.verbose {
+                eprintln!(
+                    "  {} {} round {round} {arm:?}: median {:.1} µs, {:.0} calls/s",
+                    case.name,
+                    mode.label(),
+                    result.median_us(),
+                    result.throughput()
+                );
+            }
             match arm {
                 Arm::Sdk => sdk_runs.push(result),
                 Arm::Baseline => raw_runs.push(result),

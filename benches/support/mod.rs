@@ -56,6 +56,8 @@ pub struct Settings {
     /// Runs only the SDK arm (`BENCH_ONLY=sdk`) or only the baseline (`BENCH_ONLY=baseline`),
     /// to profile one of them, e.g. under `valgrind --tool=callgrind`.
     pub only: Option<Arm>,
+    /// Prints every run, not only the summary (`BENCH_VERBOSE=1`).
+    pub verbose: bool,
 }
 
 /// One side of an A/B comparison.
@@ -97,6 +99,7 @@ impl Settings {
             rounds,
             quick,
             only,
+            verbose: std::env::var("BENCH_VERBOSE").is_ok_and(|v| v == "1"),
         }
     }
 
