@@ -153,8 +153,67 @@ fn generate(path: &Path, out_dir: &Path) -> Result<(), String> {
         format!("progenitor panicked: {reason}")
     })?
     .map_err(|e| format!("progenitor: {e}"))?;
-    let file: syn::File = syn::parse2(tokens).map_err(|e| format!("generated code: {e}"))?;
+    let mut file: syn::File = syn::parse2(tokens).map_err(|e| format!("generated code: {e}"))?;
+    strip_api_version_header(&mut file, operation_count(&spec))?;
     let code = prettyplease::unparse(&file);
     let out = out_dir.join(format!("{}.rs", stem.replace('-', "_")));
     std::fs::write(&out, code).map_err(|e| format!("cannot write {}: {e}", out.display()))
+}
+
+fn operation_count(spec: &openapiv3::OpenAPI) -> usize {
+    spec.operations().count()
+}
+
+/// progenitor adds an `api-version` header to every request; neither API uses it, so the
+/// statement is removed from each operation here rather than the header from each request.
+/// The build fails if the generated code stops matching, instead of silently sending it.
+fn strip_api_version_header(file: &mut syn::File, operations: usize) -> Result<(), String> {
+    use quote::ToTokens as _;
+    use syn::visit_mut::VisitMut;
+
+    struct Strip {
+        removed: usize,
+    }
+    impl VisitMut for Strip {
+        fn visit_block_mut(&mut self, block: &mut syn::Block) {
+            let before = block.stmts.len();
+            block.stmts.retain(|stmt| {
+                let text = stmt.to_token_stream().to_string();
+                !(text.contains("append") && text.contains("\"api-version\""))
+            });
+            if block.stmts.len() != before {
+                self.removed += before - block.stmts.len();
+                // With no header left to add, the map needs neither `mut` nor an allocation.
+                let appends = block.stmts.iter().any(|stmt| {
+                    stmt.to_token_stream()
+                        .to_string()
+                        .contains("header_map . append")
+                });
+                if !appends {
+                    for stmt in &mut block.stmts {
+                        if stmt
+                            .to_token_stream()
+                            .to_string()
+                            .starts_with("let mut header_map")
+                        {
+                            *stmt = syn::parse_quote! {
+                                let header_map = ::reqwest::header::HeaderMap::new();
+                            };
+                        }
+                    }
+                }
+            }
+            syn::visit_mut::visit_block_mut(self, block);
+        }
+    }
+    let mut strip = Strip { removed: 0 };
+    strip.visit_file_mut(file);
+    if strip.removed != operations {
+        return Err(format!(
+            "expected to remove progenitor's api-version header from {operations} operations, \
+             removed it from {}; the generated code changed shape",
+            strip.removed
+        ));
+    }
+    Ok(())
 }

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use progenitor_client::{Error as GenError, ResponseValue};
-use reqwest::header::{AUTHORIZATION, HeaderName, HeaderValue};
+use reqwest::header::{AUTHORIZATION, HeaderValue};
 
 use crate::auth::Credentials;
 use crate::error::{Error, Result, Service};
@@ -22,9 +22,6 @@ pub(crate) const DEFAULT_USER_AGENT: &str =
 pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default time allowed to establish a connection.
 pub(crate) const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// The header progenitor adds to every request; built at compile time because it is removed
-/// from every request.
-const API_VERSION_HEADER: HeaderName = HeaderName::from_static("api-version");
 
 /// State shared by every request of one client (the generated clients' inner value).
 pub struct Transport {
@@ -65,12 +62,10 @@ tokio::task_local! {
 }
 
 impl Transport {
-    /// Adds credentials and removes the `api-version` header progenitor adds (neither API uses it).
+    /// Adds the credentials. (build.rs removed the `api-version` header progenitor would add.)
     pub(crate) fn prepare(&self, request: &mut reqwest::Request) {
-        let headers = request.headers_mut();
-        headers.remove(&API_VERSION_HEADER);
         if let Some(auth) = &self.authorization {
-            headers.insert(AUTHORIZATION, auth.clone());
+            request.headers_mut().insert(AUTHORIZATION, auth.clone());
         }
     }
 
