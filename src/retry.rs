@@ -561,10 +561,7 @@ pub enum GiveUp {
     BodyNotCloneable,
 }
 
-/// What happened during one call of [`execute`].
-///
-/// A copy is also stored in the extensions of the returned response, so code that only sees the
-/// `reqwest::Response` can read it with `response.extensions().get::<Attempts>()`.
+/// What happened during one call of [`execute`], returned next to its result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Attempts {
     /// Requests actually sent (0 when the gate refused before the first one).
@@ -620,7 +617,7 @@ pub async fn execute(
                     attempts.give_up = Some(give_up);
                     attempts.synthesized = true;
                     call.log_give_up(&attempts, None, None);
-                    return finish(Ok(synthesized_rate_limit(remaining)), attempts);
+                    return (Ok(synthesized_rate_limit(remaining)), attempts);
                 }
             }
         } else {
@@ -652,7 +649,7 @@ pub async fn execute(
                 Err(_) => true,
             };
             attempts.give_up = failed.then_some(GiveUp::NotRetryable);
-            return finish(result, attempts);
+            return (result, attempts);
         };
         let response_request_id = result
             .as_ref()
@@ -671,7 +668,7 @@ pub async fn execute(
             Err(give_up) => {
                 attempts.give_up = Some(give_up);
                 call.log_give_up(&attempts, Some(reason), response_request_id.as_deref());
-                return finish(result, attempts);
+                return (result, attempts);
             }
         };
 
@@ -902,17 +899,6 @@ fn classify(method: &Method, result: &reqwest::Result<reqwest::Response>) -> Ver
             }
         }
     }
-}
-
-/// Stores the attempt record in the response so it travels with it.
-fn finish(
-    mut result: reqwest::Result<reqwest::Response>,
-    attempts: Attempts,
-) -> (reqwest::Result<reqwest::Response>, Attempts) {
-    if let Ok(response) = &mut result {
-        response.extensions_mut().insert(attempts);
-    }
-    (result, attempts)
 }
 
 /// A 429 made locally for a request the gate would have held too long.
