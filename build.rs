@@ -155,6 +155,7 @@ fn generate(path: &Path, out_dir: &Path) -> Result<(), String> {
     .map_err(|e| format!("progenitor: {e}"))?;
     let mut file: syn::File = syn::parse2(tokens).map_err(|e| format!("generated code: {e}"))?;
     strip_api_version_header(&mut file, operation_count(&spec))?;
+    use_own_json_decoder(&mut file)?;
     let code = prettyplease::unparse(&file);
     let out = out_dir.join(format!("{}.rs", stem.replace('-', "_")));
     std::fs::write(&out, code).map_err(|e| format!("cannot write {}: {e}", out.display()))
@@ -162,6 +163,44 @@ fn generate(path: &Path, out_dir: &Path) -> Result<(), String> {
 
 fn operation_count(spec: &openapiv3::OpenAPI) -> usize {
     spec.operations().count()
+}
+
+/// Replaces progenitor's `ResponseValue::from_response(response)` with
+/// `crate::transport::decode_json(response)`, which decodes the same body without copying the
+/// response headers (the transport has read them already) and with a smaller future.
+/// The build fails if there is no call to replace, so a change in progenitor's output is noticed.
+fn use_own_json_decoder(file: &mut syn::File) -> Result<(), String> {
+    use syn::visit_mut::VisitMut;
+
+    struct Replace {
+        replaced: usize,
+    }
+    impl VisitMut for Replace {
+        fn visit_expr_mut(&mut self, expr: &mut syn::Expr) {
+            if let syn::Expr::Call(call) = expr
+                && let syn::Expr::Path(path) = &*call.func
+                && path.path.segments.len() == 2
+                && path.path.segments[0].ident == "ResponseValue"
+                && path.path.segments[1].ident == "from_response"
+                && call.args.len() == 1
+            {
+                let arg = &call.args[0];
+                *expr = syn::parse_quote! { crate::transport::decode_json(#arg) };
+                self.replaced += 1;
+                return;
+            }
+            syn::visit_mut::visit_expr_mut(self, expr);
+        }
+    }
+    let mut replace = Replace { replaced: 0 };
+    replace.visit_file_mut(file);
+    if replace.replaced == 0 {
+        return Err(
+            "found no `ResponseValue::from_response` call to replace; the generated code changed shape"
+                .into(),
+        );
+    }
+    Ok(())
 }
 
 /// progenitor adds an `api-version` header to every request; neither API uses it, so the

@@ -61,6 +61,8 @@
 //! # Ok::<(), cloud_plugin_sdk::Error>(())
 //! ```
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime};
 
@@ -442,10 +444,19 @@ impl RateLimitGate {
     }
 
     /// Learns from the response to a request sent with `ticket`.
-    fn observe(&self, response: &reqwest::Response, ticket: &Ticket<'_>) {
+    /// `rate_limit` is what the response's headers say, read once by the caller.
+    fn observe(
+        &self,
+        response: &reqwest::Response,
+        rate_limit: Option<RateLimit>,
+        ticket: &Ticket<'_>,
+    ) {
         let status = response.status();
+        if rate_limit.is_none() && status != StatusCode::TOO_MANY_REQUESTS && !ticket.probe {
+            // Nothing to learn: answers of a server that reports no limits never take the lock.
+            return;
+        }
         let headers = response.headers();
-        let rate_limit = RateLimit::from_headers(headers);
         let exhausted = rate_limit.is_some_and(|r| r.is_exhausted());
         // A 429's wait is a pause. A success that spends the window without saying when it
         // ends is one too; with the reset known, the budget below holds requests instead.
@@ -570,6 +581,9 @@ pub struct Attempts {
     pub give_up: Option<GiveUp>,
     /// Whether the returned response is a locally made 429 (see [`SynthesizedResponse`]).
     pub synthesized: bool,
+    /// What the returned response's `X-RateLimit-*` headers say (read once, for the gate and
+    /// for the caller); `None` when they are absent or there is no response.
+    pub rate_limit: Option<RateLimit>,
 }
 
 /// Response extension marking a 429 that the engine made itself, without contacting the server,
@@ -587,96 +601,268 @@ pub struct SynthesizedResponse;
 /// transport error, exactly as `reqwest` produced it (or a synthesized 429, see
 /// [`SynthesizedResponse`]), together with the number of attempts made and why retrying stopped.
 /// Statuses are never turned into errors here; mapping them is the caller's job.
-pub async fn execute(
-    http: &reqwest::Client,
-    policy: &RetryPolicy,
-    gate: &RateLimitGate,
+//
+// A plain function returning an `async move` block rather than an `async fn`: an `async fn` keeps
+// its arguments twice in its future (as captured and as rebound locals), and the request is the
+// largest of them.
+#[allow(
+    clippy::manual_async_fn,
+    reason = "an `async fn` would store the request twice in its future"
+)]
+pub fn execute<'a>(
+    http: &'a reqwest::Client,
+    policy: &'a RetryPolicy,
+    gate: &'a RateLimitGate,
     request: reqwest::Request,
     service: &'static str,
     operation: &'static str,
-) -> (reqwest::Result<reqwest::Response>, Attempts) {
-    let call = Call {
-        policy,
-        gate,
-        service,
-        operation,
-        method: request.method().clone(),
-        deadline: policy
-            .deadline
-            .and_then(|limit| Instant::now().checked_add(limit)),
-    };
-    let mut backoff = policy.backoff();
-    let mut attempts = Attempts::default();
-    let mut next_request = request;
-
-    loop {
+) -> impl Future<Output = (reqwest::Result<reqwest::Response>, Attempts)> + Send + 'a {
+    async move {
+        let call = Call {
+            http,
+            policy,
+            gate,
+            service,
+            operation,
+            method: request.method().clone(),
+            deadline: policy
+                .deadline
+                .and_then(|limit| Instant::now().checked_add(limit)),
+        };
+        // The common case, a request the gate admits at once whose first answer is final, runs
+        // here. Whatever waits (gate pauses, retries) runs in a boxed future allocated only then:
+        // its timers, backoff state and request copies would otherwise enlarge every call's
+        // future.
         let ticket = if policy.share_rate_limits {
-            match call.pass_gate().await {
-                Ok(ticket) => Some(ticket),
-                Err((give_up, remaining)) => {
-                    attempts.give_up = Some(give_up);
-                    attempts.synthesized = true;
-                    call.log_give_up(&attempts, None, None);
-                    return (Ok(synthesized_rate_limit(remaining)), attempts);
+            match gate.admit() {
+                Admission::Send(ticket) => Some(ticket),
+                Admission::Wait(_) | Admission::AwaitAnswer => {
+                    let rest = call.keep_trying_boxed(request, Attempts::default());
+                    return rest.await;
                 }
             }
         } else {
             None
         };
+        let mut attempts = Attempts::default();
+        let spare = call.spare(&request, &attempts);
+        attempts.attempts += 1;
+        let result = http.execute(request).await;
+        let rest = match call.settle(result, ticket, &mut attempts) {
+            Settled::Final(result) => return (result, attempts),
+            Settled::Retryable {
+                result,
+                reason,
+                server_wait,
+            } => call.keep_trying_after_boxed(
+                Failure {
+                    result,
+                    reason,
+                    server_wait,
+                    spare,
+                },
+                attempts,
+            ),
+        };
+        rest.await
+    }
+}
 
-        let may_retry = attempts.attempts < policy.max_retries;
-        let spare = if may_retry {
-            next_request.try_clone()
+/// The boxed future of the rest of a call, once it has to wait.
+type Rest<'a> =
+    Pin<Box<dyn Future<Output = (reqwest::Result<reqwest::Response>, Attempts)> + Send + 'a>>;
+
+/// What an attempt's outcome means for the call.
+enum Settled {
+    /// Return it as it is.
+    Final(reqwest::Result<reqwest::Response>),
+    /// Worth repeating.
+    Retryable {
+        result: reqwest::Result<reqwest::Response>,
+        reason: Reason,
+        server_wait: Option<Duration>,
+    },
+}
+
+/// An attempt worth repeating, and what is needed to repeat it.
+struct Failure {
+    result: reqwest::Result<reqwest::Response>,
+    reason: Reason,
+    /// The wait the server asked for, if it asked.
+    server_wait: Option<Duration>,
+    /// A copy of the request for the next attempt, when one may be made and the body allows it.
+    spare: Option<reqwest::Request>,
+}
+
+/// The fixed context of one `execute` call.
+struct Call<'a> {
+    http: &'a reqwest::Client,
+    policy: &'a RetryPolicy,
+    gate: &'a RateLimitGate,
+    service: &'static str,
+    operation: &'static str,
+    method: Method,
+    deadline: Option<Instant>,
+}
+
+impl<'a> Call<'a> {
+    /// A copy of `request` kept for a retry, when another attempt may follow this one.
+    fn spare(&self, request: &reqwest::Request, attempts: &Attempts) -> Option<reqwest::Request> {
+        if attempts.attempts < self.policy.max_retries {
+            request.try_clone()
         } else {
             None
-        };
-        attempts.attempts += 1;
-        let result = http.execute(next_request).await;
+        }
+    }
 
-        if let (Some(ticket), Ok(response)) = (&ticket, &result) {
-            gate.observe(response, ticket);
+    /// Records an attempt's outcome: teaches the gate, releases the ticket and says whether the
+    /// outcome is final or worth retrying.
+    fn settle(
+        &self,
+        result: reqwest::Result<reqwest::Response>,
+        ticket: Option<Ticket<'_>>,
+        attempts: &mut Attempts,
+    ) -> Settled {
+        attempts.rate_limit = None;
+        if let Ok(response) = &result {
+            let rate_limit = RateLimit::from_headers(response.headers());
+            attempts.rate_limit = rate_limit;
+            if let Some(ticket) = &ticket {
+                self.gate.observe(response, rate_limit, ticket);
+            }
         }
         // The request is no longer in flight, whatever happens next.
         drop(ticket);
+        match classify(&self.method, &result) {
+            Verdict::Done => {
+                let failed = match &result {
+                    Ok(response) => response.status().as_u16() >= 400,
+                    Err(_) => true,
+                };
+                attempts.give_up = failed.then_some(GiveUp::NotRetryable);
+                Settled::Final(result)
+            }
+            Verdict::Retry {
+                reason,
+                server_wait,
+            } => Settled::Retryable {
+                result,
+                reason,
+                server_wait,
+            },
+        }
+    }
 
-        let Verdict::Retry {
+    /// [`keep_trying`](Self::keep_trying), boxed.
+    fn keep_trying_boxed(self, request: reqwest::Request, attempts: Attempts) -> Rest<'a> {
+        let backoff = self.policy.backoff();
+        Box::pin(self.keep_trying(request, attempts, backoff))
+    }
+
+    /// [`keep_trying_after`](Self::keep_trying_after), boxed.
+    fn keep_trying_after_boxed(self, failure: Failure, attempts: Attempts) -> Rest<'a> {
+        Box::pin(self.keep_trying_after(failure, attempts))
+    }
+
+    /// Continues a call whose last attempt failed in a retryable way.
+    async fn keep_trying_after(
+        self,
+        failure: Failure,
+        mut attempts: Attempts,
+    ) -> (reqwest::Result<reqwest::Response>, Attempts) {
+        let mut backoff = self.policy.backoff();
+        match self.wait_out(failure, &mut attempts, &mut backoff).await {
+            Ok(request) => self.keep_trying(request, attempts, backoff).await,
+            Err(result) => (result, attempts),
+        }
+    }
+
+    /// The retry loop: passes the gate (waiting as long as it allows), sends, and after a
+    /// retryable failure waits and sends again, until an outcome is final or a limit is reached.
+    async fn keep_trying(
+        self,
+        mut request: reqwest::Request,
+        mut attempts: Attempts,
+        mut backoff: ExponentialBackoff,
+    ) -> (reqwest::Result<reqwest::Response>, Attempts) {
+        loop {
+            let ticket = if self.policy.share_rate_limits {
+                match self.pass_gate().await {
+                    Ok(ticket) => Some(ticket),
+                    Err((give_up, remaining)) => {
+                        attempts.give_up = Some(give_up);
+                        attempts.synthesized = true;
+                        // The answer returned is made here and reports no limits.
+                        attempts.rate_limit = None;
+                        self.log_give_up(&attempts, None, None);
+                        return (Ok(synthesized_rate_limit(remaining)), attempts);
+                    }
+                }
+            } else {
+                None
+            };
+            let spare = self.spare(&request, &attempts);
+            attempts.attempts += 1;
+            let result = self.http.execute(request).await;
+            let failure = match self.settle(result, ticket, &mut attempts) {
+                Settled::Final(result) => return (result, attempts),
+                Settled::Retryable {
+                    result,
+                    reason,
+                    server_wait,
+                } => Failure {
+                    result,
+                    reason,
+                    server_wait,
+                    spare,
+                },
+            };
+            request = match self.wait_out(failure, &mut attempts, &mut backoff).await {
+                Ok(request) => request,
+                Err(result) => return (result, attempts),
+            };
+        }
+    }
+
+    /// Waits before the next attempt after `failure` and returns the request to send, or gives
+    /// up (recording why in `attempts`) and returns the failed outcome.
+    async fn wait_out(
+        &self,
+        failure: Failure,
+        attempts: &mut Attempts,
+        backoff: &mut ExponentialBackoff,
+    ) -> Result<reqwest::Request, reqwest::Result<reqwest::Response>> {
+        let Failure {
+            result,
             reason,
             server_wait,
-        } = classify(&call.method, &result)
-        else {
-            let failed = match &result {
-                Ok(response) => response.status().as_u16() >= 400,
-                Err(_) => true,
-            };
-            attempts.give_up = failed.then_some(GiveUp::NotRetryable);
-            return (result, attempts);
-        };
+            spare,
+        } = failure;
         let response_request_id = result
             .as_ref()
             .ok()
             .and_then(|response| request_id(response.headers()));
-
+        // `spare` is only made while retries remain, so its absence has two meanings.
         let next = match spare {
-            _ if !may_retry => Err(GiveUp::RetriesExhausted),
+            _ if attempts.attempts > self.policy.max_retries => Err(GiveUp::RetriesExhausted),
             None => Err(GiveUp::BodyNotCloneable),
-            Some(spare) => call
-                .retry_delay(server_wait, &mut backoff)
+            Some(spare) => self
+                .retry_delay(server_wait, backoff)
                 .map(|delay| (delay, spare)),
         };
         let (delay, spare) = match next {
             Ok(next) => next,
             Err(give_up) => {
                 attempts.give_up = Some(give_up);
-                call.log_give_up(&attempts, Some(reason), response_request_id.as_deref());
-                return (result, attempts);
+                self.log_give_up(attempts, Some(reason), response_request_id.as_deref());
+                return Err(result);
             }
         };
-
         tracing::debug!(
             target: "cloud_plugin_sdk::retry",
-            service = call.service,
-            operation = call.operation,
-            method = call.method.as_str(),
+            service = self.service,
+            operation = self.operation,
+            method = self.method.as_str(),
             status = reason.status(),
             error_kind = reason.error_kind(),
             attempt = attempts.attempts,
@@ -687,21 +873,9 @@ pub async fn execute(
         // Release the connection before sleeping rather than holding an unread body.
         drop(result);
         tokio::time::sleep(delay).await;
-        next_request = spare;
+        Ok(spare)
     }
-}
 
-/// The fixed context of one `execute` call.
-struct Call<'a> {
-    policy: &'a RetryPolicy,
-    gate: &'a RateLimitGate,
-    service: &'static str,
-    operation: &'static str,
-    method: Method,
-    deadline: Option<Instant>,
-}
-
-impl<'a> Call<'a> {
     /// Time left before the deadline (`None` when there is no deadline).
     fn time_left(&self) -> Option<Duration> {
         self.deadline
@@ -1081,6 +1255,15 @@ mod tests {
         ]
     }
 
+    /// Shows `response` to the gate as the engine does, headers read once.
+    fn observe(gate: &RateLimitGate, response: &reqwest::Response, ticket: &Ticket<'_>) {
+        gate.observe(
+            response,
+            RateLimit::from_headers(response.headers()),
+            ticket,
+        );
+    }
+
     fn told_to_await_an_answer(gate: &RateLimitGate) {
         match gate.admit() {
             Admission::AwaitAnswer => {}
@@ -1097,11 +1280,11 @@ mod tests {
         let third = ticket(&gate);
         // Two left after `first`, but `second` and `third` may not have been counted yet:
         // nothing more goes out until one of them is answered.
-        gate.observe(&answer(200, &budget_headers("2", "10")), &first);
+        observe(&gate, &answer(200, &budget_headers("2", "10")), &first);
         drop(first);
         told_to_await_an_answer(&gate);
         // `third` was counted, and the server still has three: `second` may take one of them.
-        gate.observe(&answer(200, &budget_headers("3", "10")), &third);
+        observe(&gate, &answer(200, &budget_headers("3", "10")), &third);
         drop(third);
         let fourth = ticket(&gate);
         let fifth = ticket(&gate);
@@ -1120,10 +1303,10 @@ mod tests {
         let gate = RateLimitGate::new();
         let earlier = ticket(&gate);
         let later = ticket(&gate);
-        gate.observe(&answer(200, &budget_headers("1", "5")), &later);
+        observe(&gate, &answer(200, &budget_headers("1", "5")), &later);
         drop(later);
         told_to_await_an_answer(&gate);
-        gate.observe(&answer(200, &budget_headers("4", "5")), &earlier);
+        observe(&gate, &answer(200, &budget_headers("4", "5")), &earlier);
         drop(earlier);
         // One left, exactly as the server said after `later`.
         let last = ticket(&gate);
@@ -1136,9 +1319,9 @@ mod tests {
         let gate = RateLimitGate::new();
         let earlier = ticket(&gate);
         let later = ticket(&gate);
-        gate.observe(&answer(200, &budget_headers("3", "5")), &later);
+        observe(&gate, &answer(200, &budget_headers("3", "5")), &later);
         drop(later);
-        gate.observe(&answer(200, &budget_headers("2", "5")), &earlier);
+        observe(&gate, &answer(200, &budget_headers("2", "5")), &earlier);
         drop(earlier);
         let two = (ticket(&gate), ticket(&gate));
         told_to_await_an_answer(&gate);
@@ -1150,7 +1333,7 @@ mod tests {
     async fn a_new_window_starts_with_the_limit() {
         let gate = RateLimitGate::new();
         let first = ticket(&gate);
-        gate.observe(&answer(200, &budget_headers("0", "1")), &first);
+        observe(&gate, &answer(200, &budget_headers("0", "1")), &first);
         drop(first);
         let wait = told_to_wait(&gate);
         tokio::time::advance(wait).await;
@@ -1161,7 +1344,8 @@ mod tests {
         let probe = ticket(&gate);
         assert!(probe.probe);
         assert!(matches!(gate.admit(), Admission::AwaitAnswer));
-        gate.observe(
+        observe(
+            &gate,
             &answer(429, &[("retry-after", "1"), ("x-ratelimit-limit", "5")]),
             &probe,
         );
@@ -1174,7 +1358,8 @@ mod tests {
     async fn an_admitted_probe_reopens_with_the_rest_of_the_limit() {
         let gate = RateLimitGate::new();
         let first = ticket(&gate);
-        gate.observe(
+        observe(
+            &gate,
             &answer(429, &[("retry-after", "1"), ("x-ratelimit-limit", "3")]),
             &first,
         );
@@ -1184,7 +1369,7 @@ mod tests {
         drop(spent);
         let probe = ticket(&gate);
         assert!(probe.probe);
-        gate.observe(&answer(200, &[]), &probe);
+        observe(&gate, &answer(200, &[]), &probe);
         drop(probe);
         let rest: Vec<_> = (0..2).map(|_| ticket(&gate)).collect();
         assert!(rest.iter().all(|t| !t.probe));
@@ -1196,7 +1381,7 @@ mod tests {
         let gate = RateLimitGate::new();
         let tickets: Vec<_> = (0..100).map(|_| ticket(&gate)).collect();
         for t in &tickets {
-            gate.observe(&answer(200, &[]), t);
+            observe(&gate, &answer(200, &[]), t);
         }
         drop(tickets);
         assert_eq!(gate.lock().in_flight, 0);

@@ -2,10 +2,11 @@
 //! progenitor hooks every generated operation passes through, and the mapping of generated
 //! results into the crate's [`Response`] and [`Error`].
 
+use std::cell::RefCell;
 use std::future::Future;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures::FutureExt;
 use progenitor_client::{Error as GenError, ResponseValue};
 use reqwest::header::{AUTHORIZATION, HeaderValue};
 
@@ -58,7 +59,8 @@ pub(crate) struct CallRecord {
 }
 
 tokio::task_local! {
-    static CALL: Arc<Mutex<CallRecord>>;
+    // Held by the call's own future and read back from it when the call ends: no allocation.
+    static CALL: RefCell<CallRecord>;
 }
 
 impl Transport {
@@ -70,35 +72,44 @@ impl Transport {
     }
 
     /// Sends a prepared request through the retry engine and records what happened.
-    pub(crate) async fn execute(
+    ///
+    /// Returns the engine's future with the recording mapped onto it rather than being an
+    /// `async fn`, which would keep the request in its future twice (see [`retry::execute`]).
+    pub(crate) fn execute(
         &self,
         request: reqwest::Request,
         operation: &'static str,
-    ) -> reqwest::Result<reqwest::Response> {
+    ) -> impl Future<Output = reqwest::Result<reqwest::Response>> + Send + '_ {
         let operation = CALL
-            .try_with(|record| record.lock().ok().and_then(|r| r.operation))
+            .try_with(|record| record.try_borrow().ok().and_then(|r| r.operation))
             .ok()
             .flatten()
             .unwrap_or(operation);
-        let (result, attempts) = retry::execute(
+        let sent = retry::execute(
             &self.http,
             &self.retry,
             &self.gate,
             request,
             self.service.as_str(),
             operation,
-        )
-        .await;
-        let _ = CALL.try_with(|record| {
-            if let Ok(mut record) = record.lock() {
+        );
+        // A combinator, not an `async` block: awaiting a captured future moves it into a second
+        // slot of the block's own future.
+        sent.map(|(result, attempts)| {
+            let _ = CALL.try_with(|record| {
+                // Borrows never outlive these closures; `try_` keeps even a surprise from
+                // panicking.
+                let Ok(mut record) = record.try_borrow_mut() else {
+                    return;
+                };
                 record.attempts = attempts;
                 if let Ok(response) = &result {
                     record.status = Some(response.status());
                     record.request_id = ratelimit::request_id(response.headers());
                 }
-            }
-        });
-        result
+            });
+            result
+        })
     }
 
     /// Runs one generated operation and maps its outcome into the crate's types.
@@ -114,25 +125,30 @@ impl Transport {
     where
         F: Future<Output = std::result::Result<ResponseValue<T>, GenError<E>>>,
     {
-        let record = Arc::new(Mutex::new(CallRecord {
+        let record = RefCell::new(CallRecord {
             operation: Some(operation),
             ..CallRecord::default()
-        }));
-        let result = CALL.scope(record.clone(), make_call()).await;
-        let mut record = record
-            .lock()
-            .map(|mut r| std::mem::take(&mut *r))
-            .unwrap_or_default();
+        });
+        // In a block so that the operation's future is gone before the error path awaits.
+        let (result, mut record) = {
+            let mut scoped = std::pin::pin!(CALL.scope(record, make_call()));
+            let result = scoped.as_mut().await;
+            let record = scoped.as_mut().take_value().map(RefCell::into_inner);
+            (result, record.unwrap_or_default())
+        };
         match result {
             Ok(value) => {
                 let status = value.status();
-                // `execute` already read the id of the response being decoded.
-                let request_id = if record.status.is_some() {
-                    record.request_id.take()
+                // `execute` already read the headers of the response being decoded (and
+                // `decode_json` did not copy them into `value`).
+                let (request_id, rate_limit) = if record.status.is_some() {
+                    (record.request_id.take(), record.attempts.rate_limit)
                 } else {
-                    ratelimit::request_id(value.headers())
+                    (
+                        ratelimit::request_id(value.headers()),
+                        RateLimit::from_headers(value.headers()),
+                    )
                 };
-                let rate_limit = RateLimit::from_headers(value.headers());
                 let attempts = record.attempts.attempts.max(1);
                 Ok(Response::new(
                     value.into_inner(),
@@ -142,7 +158,8 @@ impl Transport {
                     attempts,
                 ))
             }
-            Err(err) => Err(self.map_error(operation, err, &record).await),
+            // Boxed: the error path's future would otherwise enlarge every call's future.
+            Err(err) => Err(Box::pin(self.map_error(operation, err, &record)).await),
         }
     }
 
@@ -186,6 +203,36 @@ impl Transport {
             }
         }
     }
+}
+
+/// Decodes a success response's JSON body; build.rs puts this in place of progenitor's
+/// `ResponseValue::from_response` in the generated code.
+///
+/// Unlike that function it does not copy the response headers into the value: [`Transport`]
+/// reads what it needs from them (request id, rate limit) once, as the response arrives. Being a
+/// combinator rather than an `async fn` also keeps every operation's future smaller.
+#[allow(
+    clippy::result_large_err,
+    reason = "the error type is progenitor's, the one the generated code returns"
+)]
+pub(crate) fn decode_json<T, E>(
+    response: reqwest::Response,
+) -> impl Future<Output = std::result::Result<ResponseValue<T>, GenError<E>>>
+where
+    T: serde::de::DeserializeOwned,
+{
+    let status = response.status();
+    response.bytes().map(move |body| {
+        let body = body.map_err(GenError::ResponseBodyError)?;
+        match serde_json::from_slice(&body) {
+            Ok(inner) => Ok(ResponseValue::new(
+                inner,
+                status,
+                reqwest::header::HeaderMap::new(),
+            )),
+            Err(err) => Err(GenError::InvalidResponsePayload(body, err)),
+        }
+    })
 }
 
 /// Includes a client that build.rs generated (as module `generated`) and routes its hooks
@@ -238,14 +285,14 @@ macro_rules! impl_transport_hooks {
                 Ok(())
             }
 
-            async fn exec(
+            // Not an `async fn`: one that awaited the transport's future would keep the request
+            // twice in its own future.
+            fn exec(
                 &self,
                 request: reqwest::Request,
                 info: &progenitor_client::OperationInfo,
-            ) -> reqwest::Result<reqwest::Response> {
-                progenitor_client::ClientInfo::inner(self)
-                    .execute(request, info.operation_id)
-                    .await
+            ) -> impl std::future::Future<Output = reqwest::Result<reqwest::Response>> {
+                progenitor_client::ClientInfo::inner(self).execute(request, info.operation_id)
             }
         }
     };

@@ -436,6 +436,43 @@ async fn delete_plugin_and_the_idempotent_variants() {
 }
 
 #[tokio::test]
+async fn a_retried_call_reports_the_final_response() {
+    let server = MockServer::start().await;
+    let client = ConfluentClient::builder()
+        .base_url(server.uri())
+        .api_key(KEY, SECRET)
+        .retry_policy(RetryPolicy::standard().initial_backoff(Duration::from_millis(1)))
+        .build()
+        .unwrap();
+    Mock::given(method("GET"))
+        .and(path(format!("/ccpm/v1/plugins/{PLUGIN}")))
+        .respond_with(
+            ResponseTemplate::new(503)
+                .insert_header("x-request-id", "req-first")
+                .insert_header("x-ratelimit-remaining", "12")
+                .insert_header("x-ratelimit-reset", "50"),
+        )
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("/ccpm/v1/plugins/{PLUGIN}")))
+        .respond_with(json_response(200, &seed_plugin()))
+        .mount(&server)
+        .await;
+    let plugin = client.environment(ENV).plugins().get(PLUGIN).await.unwrap();
+    assert_eq!(plugin.attempts(), 2);
+    assert_eq!(plugin.status(), 200);
+    assert_eq!(plugin.request_id(), Some("req-ok-1"));
+    let rate = plugin.rate_limit().unwrap();
+    assert_eq!(rate.remaining, Some(79));
+    assert_eq!(rate.reset, Some(Duration::from_secs(42)));
+    assert_eq!(plugin.id.as_str(), PLUGIN);
+    assert_eq!(received(&server).await.len(), 2);
+}
+
+#[tokio::test]
 async fn get_opt_returns_the_plugin_when_present() {
     let (server, client) = setup().await;
     Mock::given(method("GET"))

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::common::{client, fast_policy, request, request_count};
+use cloud_plugin_sdk::RateLimit;
 use cloud_plugin_sdk::retry::{GiveUp, RateLimitGate, RetryPolicy, SynthesizedResponse, execute};
 use reqwest::{Method, StatusCode};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
@@ -365,4 +366,54 @@ async fn the_reported_budget_keeps_concurrent_requests_from_being_refused() {
     // Three fit in the first window, the other two waited for the next one.
     assert!(started.elapsed() + GATE_TOLERANCE >= Duration::from_millis(500));
     assert!(started.elapsed() < Duration::from_secs(3));
+}
+
+#[tokio::test]
+async fn attempts_report_the_final_answers_rate_limit() {
+    let http = client();
+    let gate = RateLimitGate::new();
+    let headers = |template: ResponseTemplate| {
+        template
+            .insert_header("x-ratelimit-limit", "10")
+            .insert_header("x-ratelimit-remaining", "7")
+            .insert_header("x-ratelimit-reset", "30")
+    };
+
+    let (server, _) = recording_server(headers(ResponseTemplate::new(200))).await;
+    let url = format!("{}/r", server.uri());
+    let (result, attempts) = execute(
+        &http,
+        &fast_policy(),
+        &gate,
+        request(&http, Method::GET, &url),
+        "test",
+        "op",
+    )
+    .await;
+    assert_eq!(result.expect("response").status(), StatusCode::OK);
+    assert_eq!(
+        attempts.rate_limit,
+        Some(RateLimit {
+            limit: Some(10),
+            remaining: Some(7),
+            reset: Some(Duration::from_secs(30)),
+        })
+    );
+
+    // A retried call reports its last answer (a plain 200 here), not the one that failed.
+    let (server, _) = recording_server(headers(ResponseTemplate::new(503))).await;
+    let url = format!("{}/r", server.uri());
+    let (result, attempts) = execute(
+        &http,
+        &fast_policy(),
+        &RateLimitGate::new(),
+        request(&http, Method::GET, &url),
+        "test",
+        "op",
+    )
+    .await;
+    assert_eq!(result.expect("response").status(), StatusCode::OK);
+    assert_eq!(attempts.attempts, 2);
+    assert_eq!(attempts.rate_limit, None);
+    assert_eq!(request_count(&server).await, 2);
 }
