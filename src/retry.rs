@@ -650,19 +650,9 @@ pub fn execute<'a>(
         let result = http.execute(request).await;
         let rest = match call.settle(result, ticket, &mut attempts) {
             Settled::Final(result) => return (result, attempts),
-            Settled::Retryable {
-                result,
-                reason,
-                server_wait,
-            } => call.keep_trying_after_boxed(
-                Failure {
-                    result,
-                    reason,
-                    server_wait,
-                    spare,
-                },
-                attempts,
-            ),
+            Settled::Retryable(outcome) => {
+                call.keep_trying_after_boxed(Failure { outcome, spare }, attempts)
+            }
         };
         rest.await
     }
@@ -677,19 +667,20 @@ enum Settled {
     /// Return it as it is.
     Final(reqwest::Result<reqwest::Response>),
     /// Worth repeating.
-    Retryable {
-        result: reqwest::Result<reqwest::Response>,
-        reason: Reason,
-        server_wait: Option<Duration>,
-    },
+    Retryable(Retryable),
 }
 
-/// An attempt worth repeating, and what is needed to repeat it.
-struct Failure {
+/// An attempt's outcome that another attempt may fix.
+struct Retryable {
     result: reqwest::Result<reqwest::Response>,
     reason: Reason,
     /// The wait the server asked for, if it asked.
     server_wait: Option<Duration>,
+}
+
+/// An attempt worth repeating, and what is needed to repeat it.
+struct Failure {
+    outcome: Retryable,
     /// A copy of the request for the next attempt, when one may be made and the body allows it.
     spare: Option<reqwest::Request>,
 }
@@ -745,11 +736,11 @@ impl<'a> Call<'a> {
             Verdict::Retry {
                 reason,
                 server_wait,
-            } => Settled::Retryable {
+            } => Settled::Retryable(Retryable {
                 result,
                 reason,
                 server_wait,
-            },
+            }),
         }
     }
 
@@ -806,16 +797,7 @@ impl<'a> Call<'a> {
             let result = self.http.execute(request).await;
             let failure = match self.settle(result, ticket, &mut attempts) {
                 Settled::Final(result) => return (result, attempts),
-                Settled::Retryable {
-                    result,
-                    reason,
-                    server_wait,
-                } => Failure {
-                    result,
-                    reason,
-                    server_wait,
-                    spare,
-                },
+                Settled::Retryable(outcome) => Failure { outcome, spare },
             };
             request = match self.wait_out(failure, &mut attempts, &mut backoff).await {
                 Ok(request) => request,
@@ -833,9 +815,12 @@ impl<'a> Call<'a> {
         backoff: &mut ExponentialBackoff,
     ) -> Result<reqwest::Request, reqwest::Result<reqwest::Response>> {
         let Failure {
-            result,
-            reason,
-            server_wait,
+            outcome:
+                Retryable {
+                    result,
+                    reason,
+                    server_wait,
+                },
             spare,
         } = failure;
         let response_request_id = result

@@ -12,7 +12,7 @@ use reqwest::header::{AUTHORIZATION, HeaderValue};
 
 use crate::auth::Credentials;
 use crate::error::{Error, Result, Service};
-use crate::ratelimit::{self, RateLimit};
+use crate::ratelimit;
 use crate::response::Response;
 use crate::retry::{self, Attempts, RateLimitGate, RetryPolicy};
 
@@ -139,16 +139,10 @@ impl Transport {
         match result {
             Ok(value) => {
                 let status = value.status();
-                // `execute` already read the headers of the response being decoded (and
-                // `decode_json` did not copy them into `value`).
-                let (request_id, rate_limit) = if record.status.is_some() {
-                    (record.request_id.take(), record.attempts.rate_limit)
-                } else {
-                    (
-                        ratelimit::request_id(value.headers()),
-                        RateLimit::from_headers(value.headers()),
-                    )
-                };
+                // A success means `exec` ran and recorded the answer's request id and rate limit
+                // (`decode_json` does not copy the headers into `value`).
+                let request_id = record.request_id.take();
+                let rate_limit = record.attempts.rate_limit;
                 let attempts = record.attempts.attempts.max(1);
                 Ok(Response::new(
                     value.into_inner(),
