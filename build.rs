@@ -156,6 +156,9 @@ fn generate(path: &Path, out_dir: &Path) -> Result<(), String> {
     let mut file: syn::File = syn::parse2(tokens).map_err(|e| format!("generated code: {e}"))?;
     strip_api_version_header(&mut file, operation_count(&spec))?;
     use_own_json_decoder(&mut file)?;
+    format_path_segments_in_place(&mut file)?;
+    scope_request_to_its_sending(&mut file, operation_count(&spec))?;
+    name_operations_as_the_spec_does(&mut file, &spec)?;
     let code = prettyplease::unparse(&file);
     let out = out_dir.join(format!("{}.rs", stem.replace('-', "_")));
     std::fs::write(&out, code).map_err(|e| format!("cannot write {}: {e}", out.display()))
@@ -199,6 +202,218 @@ fn use_own_json_decoder(file: &mut syn::File) -> Result<(), String> {
             "found no `ResponseValue::from_response` call to replace; the generated code changed shape"
                 .into(),
         );
+    }
+    Ok(())
+}
+
+/// Replaces progenitor's `encode_path(&value.to_string())` with
+/// `crate::transport::PathSegment(&value)`, which percent-encodes the same bytes while the URL is
+/// formatted instead of building two strings per path parameter first. The build fails if a call
+/// of another shape is left, so a change in progenitor's output is noticed.
+fn format_path_segments_in_place(file: &mut syn::File) -> Result<(), String> {
+    use syn::visit_mut::VisitMut;
+
+    struct Replace {
+        left: usize,
+    }
+    impl VisitMut for Replace {
+        fn visit_expr_mut(&mut self, expr: &mut syn::Expr) {
+            if let syn::Expr::Call(call) = expr
+                && let syn::Expr::Path(path) = &*call.func
+                && path
+                    .path
+                    .segments
+                    .last()
+                    .is_some_and(|s| s.ident == "encode_path")
+            {
+                if call.args.len() == 1
+                    && let syn::Expr::Reference(reference) = &call.args[0]
+                    && let syn::Expr::MethodCall(method) = &*reference.expr
+                    && method.method == "to_string"
+                    && method.args.is_empty()
+                {
+                    let value = &method.receiver;
+                    *expr = syn::parse_quote! { crate::transport::PathSegment(&#value) };
+                } else {
+                    self.left += 1;
+                }
+                return;
+            }
+            syn::visit_mut::visit_expr_mut(self, expr);
+        }
+        fn visit_macro_mut(&mut self, mac: &mut syn::Macro) {
+            // `format!` arguments are tokens to syn; parse them, rewrite, and put them back.
+            if mac.path.is_ident("format")
+                && let Ok(mut args) = mac.parse_body_with(
+                    syn::punctuated::Punctuated::<syn::Expr, syn::Token![,]>::parse_terminated,
+                )
+            {
+                for arg in args.iter_mut() {
+                    self.visit_expr_mut(arg);
+                }
+                mac.tokens = quote::quote! { #args };
+            }
+        }
+    }
+    let mut replace = Replace { left: 0 };
+    replace.visit_file_mut(file);
+    if replace.left > 0 {
+        return Err(format!(
+            "{} `encode_path` call(s) of an unknown shape; the generated code changed shape",
+            replace.left
+        ));
+    }
+    Ok(())
+}
+
+/// Puts each operation's `request` and `result` locals in blocks that end once they are used.
+///
+/// progenitor's operations run
+/// `let mut request = ..; let info = ..; self.pre(&mut request, &info).await?;
+/// let result = self.exec(request, &info).await; self.post(&result, &info).await?;
+/// let response = result?;`. A local that is borrowed across an `.await` keeps its place in the
+/// operation's future until the end of the function, so the request (264 bytes) stayed in the
+/// future while it was being sent and the result while the body was read. Rewritten as
+/// `let info = ..; let response = { let result = { let mut request = ..; self.pre(..).await?;
+/// self.exec(request, &info) }.await; self.post(&result, &info).await?; result? };` the code does
+/// the same in the same order with a smaller future. The build fails unless every operation is
+/// rewritten, so a change in progenitor's output is noticed.
+fn scope_request_to_its_sending(file: &mut syn::File, operations: usize) -> Result<(), String> {
+    use quote::ToTokens as _;
+    use syn::visit_mut::VisitMut;
+
+    fn text(stmt: &syn::Stmt) -> String {
+        stmt.to_token_stream().to_string()
+    }
+    fn binds(stmt: &syn::Stmt, name: &str) -> bool {
+        let syn::Stmt::Local(local) = stmt else {
+            return false;
+        };
+        let pat = match &local.pat {
+            syn::Pat::Type(typed) => &*typed.pat,
+            pat => pat,
+        };
+        matches!(pat, syn::Pat::Ident(ident) if ident.ident == name)
+    }
+
+    struct Scope {
+        rewritten: usize,
+    }
+    impl VisitMut for Scope {
+        fn visit_block_mut(&mut self, block: &mut syn::Block) {
+            let stmts = &block.stmts;
+            let found = stmts.windows(6).position(|w| {
+                binds(&w[0], "request")
+                    && binds(&w[1], "info")
+                    && text(&w[2]) == "self . pre (& mut request , & info) . await ? ;"
+                    && text(&w[3]) == "let result = self . exec (request , & info) . await ;"
+                    && text(&w[4]) == "self . post (& result , & info) . await ? ;"
+                    && text(&w[5]) == "let response = result ? ;"
+            });
+            if let Some(at) = found {
+                let request = block.stmts[at].clone();
+                let info = block.stmts[at + 1].clone();
+                let pre = block.stmts[at + 2].clone();
+                let scoped: Vec<syn::Stmt> = vec![
+                    info,
+                    syn::parse_quote! {
+                        let response = {
+                            let result = {
+                                #request
+                                #pre
+                                self.exec(request, &info)
+                            }
+                            .await;
+                            self.post(&result, &info).await?;
+                            result?
+                        };
+                    },
+                ];
+                block.stmts.splice(at..at + 6, scoped);
+                self.rewritten += 1;
+            }
+            syn::visit_mut::visit_block_mut(self, block);
+        }
+    }
+    let mut scope = Scope { rewritten: 0 };
+    scope.visit_file_mut(file);
+    if scope.rewritten != operations {
+        return Err(format!(
+            "expected to scope the request of {operations} operations, scoped {}; \
+             the generated code changed shape",
+            scope.rewritten
+        ));
+    }
+    Ok(())
+}
+
+/// Puts each operation's `operationId` from the spec into the `OperationInfo` the hooks receive,
+/// in place of progenitor's snake_case form (`getCcpmV1CustomConnectPlugin`, not
+/// `get_ccpm_v1_custom_connect_plugin`), so tracing and errors name operations as the API's
+/// documentation does without each call carrying the name to the hooks. The build fails unless
+/// every operation's name is found in the spec.
+fn name_operations_as_the_spec_does(
+    file: &mut syn::File,
+    spec: &openapiv3::OpenAPI,
+) -> Result<(), String> {
+    use syn::visit_mut::VisitMut;
+
+    /// The form both names share: progenitor only adds underscores and lowercases.
+    fn folded(name: &str) -> String {
+        name.chars()
+            .filter(|c| *c != '_')
+            .flat_map(char::to_lowercase)
+            .collect()
+    }
+    let ids: Vec<String> = spec
+        .operations()
+        .filter_map(|(_, _, op)| op.operation_id.clone())
+        .collect();
+
+    struct Rename<'a> {
+        ids: &'a [String],
+        renamed: usize,
+        unknown: Vec<String>,
+    }
+    impl VisitMut for Rename<'_> {
+        fn visit_expr_struct_mut(&mut self, expr: &mut syn::ExprStruct) {
+            if expr.path.is_ident("OperationInfo") {
+                for field in &mut expr.fields {
+                    if let syn::Member::Named(name) = &field.member
+                        && name == "operation_id"
+                        && let syn::Expr::Lit(syn::ExprLit {
+                            lit: syn::Lit::Str(generated),
+                            ..
+                        }) = &mut field.expr
+                    {
+                        let wanted = folded(&generated.value());
+                        let mut matches = self.ids.iter().filter(|id| folded(id) == wanted);
+                        match (matches.next(), matches.next()) {
+                            (Some(id), None) => {
+                                *generated = syn::LitStr::new(id, generated.span());
+                                self.renamed += 1;
+                            }
+                            _ => self.unknown.push(generated.value()),
+                        }
+                    }
+                }
+            }
+            syn::visit_mut::visit_expr_struct_mut(self, expr);
+        }
+    }
+    let mut rename = Rename {
+        ids: &ids,
+        renamed: 0,
+        unknown: Vec::new(),
+    };
+    rename.visit_file_mut(file);
+    if !rename.unknown.is_empty() || rename.renamed != ids.len() {
+        return Err(format!(
+            "named {} of {} operations as the spec does; no single operationId for {:?}",
+            rename.renamed,
+            ids.len(),
+            rename.unknown
+        ));
     }
     Ok(())
 }

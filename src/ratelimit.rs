@@ -33,18 +33,19 @@
 use std::time::{Duration, SystemTime};
 
 use reqwest::StatusCode;
-use reqwest::header::{HeaderMap, HeaderName, RETRY_AFTER};
+use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
 
-// Header names are built at compile time: every response is inspected, and parsing a name from
-// a string at run time costs more than the lookup itself.
-/// Header carrying the request budget of the current window.
-const LIMIT_HEADER: HeaderName = HeaderName::from_static("x-ratelimit-limit");
-/// Header carrying how many requests are left in the current window.
-const REMAINING_HEADER: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
-/// Header carrying the seconds until the current window resets (relative, not an epoch).
-const RESET_HEADER: HeaderName = HeaderName::from_static("x-ratelimit-reset");
+// Every response is inspected, so the headers are found in one pass over the (few) headers a
+// response has, comparing names that hyper has already lowercased, instead of one hashed lookup
+// per name: each lookup hashes the whole name, even for headers that are absent.
+/// Prefix of the `X-RateLimit-*` headers.
+const RATE_LIMIT_PREFIX: &str = "x-ratelimit-";
+/// Length of `x-ratelimit-limit` and of `x-ratelimit-reset`.
+const LIMIT_OR_RESET_LEN: usize = "x-ratelimit-limit".len();
+/// Length of `x-ratelimit-remaining`.
+const REMAINING_LEN: usize = "x-ratelimit-remaining".len();
 /// Header carrying the server's identifier for the request.
-const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
+const REQUEST_ID_HEADER: &str = "x-request-id";
 /// Longest request id that is kept; anything longer is treated as absent.
 const MAX_REQUEST_ID_LEN: usize = 256;
 
@@ -67,10 +68,31 @@ impl RateLimit {
     /// Values must be non-negative decimal integers (surrounding whitespace is allowed); values
     /// beyond `u64::MAX` saturate. Returns `None` if none of the three headers parses.
     pub fn from_headers(headers: &HeaderMap) -> Option<RateLimit> {
+        // The first value of each name counts, as with `HeaderMap::get`.
+        let (mut limit, mut remaining, mut reset) = (None, None, None);
+        for (name, value) in headers {
+            let name = name.as_str();
+            // Standard headers (most of a response's) are told apart by length first.
+            if !(name.len() == LIMIT_OR_RESET_LEN || name.len() == REMAINING_LEN) {
+                continue;
+            }
+            let Some(suffix) = name.strip_prefix(RATE_LIMIT_PREFIX) else {
+                continue;
+            };
+            let slot = match suffix {
+                "limit" => &mut limit,
+                "remaining" => &mut remaining,
+                "reset" => &mut reset,
+                _ => continue,
+            };
+            if slot.is_none() {
+                *slot = Some(value);
+            }
+        }
         let rate_limit = RateLimit {
-            limit: header_u64(headers, &LIMIT_HEADER),
-            remaining: header_u64(headers, &REMAINING_HEADER),
-            reset: header_u64(headers, &RESET_HEADER).map(Duration::from_secs),
+            limit: limit.and_then(header_u64),
+            remaining: remaining.and_then(header_u64),
+            reset: reset.and_then(header_u64).map(Duration::from_secs),
         };
         if rate_limit == RateLimit::default() {
             None
@@ -132,25 +154,36 @@ pub fn requested_wait(
 /// 1 to 256 characters of visible ASCII, so a hostile server cannot smuggle control characters
 /// or megabytes of text into logs.
 pub fn request_id(headers: &HeaderMap) -> Option<String> {
-    let value = headers.get(&REQUEST_ID_HEADER)?.to_str().ok()?.trim();
+    let (_, value) = headers.iter().find(|(name, _)| {
+        name.as_str().len() == REQUEST_ID_HEADER.len() && name.as_str() == REQUEST_ID_HEADER
+    })?;
+    let value = value.as_bytes().trim_ascii();
     let acceptable = !value.is_empty()
         && value.len() <= MAX_REQUEST_ID_LEN
-        && value.bytes().all(|byte| byte.is_ascii_graphic());
-    acceptable.then(|| value.to_owned())
+        && value.iter().all(u8::is_ascii_graphic);
+    if !acceptable {
+        return None;
+    }
+    // Visible ASCII is UTF-8.
+    std::str::from_utf8(value).ok().map(str::to_owned)
 }
 
-/// Reads a header as a saturating decimal integer.
-fn header_u64(headers: &HeaderMap, name: &HeaderName) -> Option<u64> {
-    let value = headers.get(name)?.to_str().ok()?;
-    parse_decimal(value.trim())
+/// Reads a header value as a saturating decimal integer (surrounding whitespace allowed).
+fn header_u64(value: &HeaderValue) -> Option<u64> {
+    parse_decimal_bytes(value.as_bytes().trim_ascii())
 }
 
 /// Parses `1*DIGIT`, saturating at `u64::MAX` instead of failing on overflow.
 fn parse_decimal(value: &str) -> Option<u64> {
-    if value.is_empty() || !value.bytes().all(|byte| byte.is_ascii_digit()) {
+    parse_decimal_bytes(value.as_bytes())
+}
+
+/// [`parse_decimal`] on bytes, so header values need no UTF-8 check first.
+fn parse_decimal_bytes(value: &[u8]) -> Option<u64> {
+    if value.is_empty() || !value.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    Some(value.bytes().fold(0u64, |acc, digit| {
+    Some(value.iter().fold(0u64, |acc, digit| {
         acc.saturating_mul(10)
             .saturating_add(u64::from(digit - b'0'))
     }))
@@ -159,7 +192,7 @@ fn parse_decimal(value: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use reqwest::header::HeaderValue;
+    use reqwest::header::HeaderName;
     use std::time::UNIX_EPOCH;
 
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
@@ -274,6 +307,41 @@ mod tests {
         assert_eq!(RateLimit::from_headers(&HeaderMap::new()), None);
         let garbage = headers(&[("x-ratelimit-limit", "lots")]);
         assert_eq!(RateLimit::from_headers(&garbage), None);
+    }
+
+    #[test]
+    fn rate_limit_reads_each_first_value_among_other_headers() {
+        let map = headers(&[
+            ("content-type", "application/json"),
+            ("x-ratelimit-remaining", "7"),
+            ("x-ratelimit-policy", "100;w=60"),
+            ("x-ratelimit", "3"),
+            ("x-request-id", "r-1"),
+            ("x-ratelimit-remaining", "1"),
+            ("x-ratelimit-limit", "100"),
+            ("x-ratelimit-reset", "4"),
+            ("x-ratelimit-limit", "999"),
+            ("x-request-id", "r-2"),
+        ]);
+        // Case-insensitive like any header lookup: names are stored lowercased.
+        assert_eq!(
+            RateLimit::from_headers(&map),
+            Some(RateLimit {
+                limit: Some(100),
+                remaining: Some(7),
+                reset: Some(Duration::from_secs(4)),
+            })
+        );
+        assert_eq!(request_id(&map).as_deref(), Some("r-1"));
+        let mut mixed_case = HeaderMap::new();
+        mixed_case.insert(
+            HeaderName::from_bytes(b"X-RateLimit-Remaining").expect("name"),
+            HeaderValue::from_static("2"),
+        );
+        assert_eq!(
+            RateLimit::from_headers(&mixed_case).and_then(|r| r.remaining),
+            Some(2)
+        );
     }
 
     #[test]

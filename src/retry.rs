@@ -602,13 +602,11 @@ pub struct SynthesizedResponse;
 /// [`SynthesizedResponse`]), together with the number of attempts made and why retrying stopped.
 /// Statuses are never turned into errors here; mapping them is the caller's job.
 //
-// A plain function returning an `async move` block rather than an `async fn`: an `async fn` keeps
-// its arguments twice in its future (as captured and as rebound locals), and the request is the
-// largest of them.
-#[allow(
-    clippy::manual_async_fn,
-    reason = "an `async fn` would store the request twice in its future"
-)]
+//
+// The common case (the gate admits at once, the first answer is final) is a small hand-written
+// future: an `async` block would keep the request in its state for the whole call next to the
+// copy kept for a retry. Whatever waits (gate pauses, retries) runs in a boxed future allocated
+// only then: its timers, backoff state and request copies would otherwise enlarge every call.
 pub fn execute<'a>(
     http: &'a reqwest::Client,
     policy: &'a RetryPolicy,
@@ -617,44 +615,111 @@ pub fn execute<'a>(
     service: &'static str,
     operation: &'static str,
 ) -> impl Future<Output = (reqwest::Result<reqwest::Response>, Attempts)> + Send + 'a {
-    async move {
-        let call = Call {
+    Execute {
+        call: Some(Call {
             http,
             policy,
             gate,
             service,
             operation,
             method: request.method().clone(),
-            deadline: policy
+            // Set on the first poll: futures do nothing until polled.
+            deadline: None,
+        }),
+        request: Some(request),
+        send: Some(reqwest::Client::execute),
+        ticket: None,
+        sent: None,
+        rest: None,
+    }
+}
+
+/// The future of [`execute`]. Every part is `Unpin`, so it needs no pinning of its own.
+///
+/// A struct of options rather than an enum of states: a poll takes out only the parts it
+/// consumes instead of moving the whole future out and back in at each step.
+///
+/// `send` is `reqwest::Client::execute`, whose future type cannot be named: a type parameter
+/// lets the compiler infer it (and the function item takes no space).
+struct Execute<'a, S, F> {
+    /// `None` once handed to the boxed rest of the call.
+    call: Option<Call<'a>>,
+    /// The request before it is sent; then the copy kept for a retry, if one may follow.
+    request: Option<reqwest::Request>,
+    /// `None` once the first attempt is on its way.
+    send: Option<S>,
+    ticket: Option<Ticket<'a>>,
+    /// The first attempt, while it is on the wire.
+    sent: Option<F>,
+    /// Waiting (for the gate or a retry) in the boxed rest of the call.
+    rest: Option<Rest<'a>>,
+}
+
+impl<'a, S, F> Future for Execute<'a, S, F>
+where
+    S: FnOnce(&'a reqwest::Client, reqwest::Request) -> F + Unpin,
+    F: Future<Output = reqwest::Result<reqwest::Response>> + Unpin,
+{
+    type Output = (reqwest::Result<reqwest::Response>, Attempts);
+
+    fn poll(
+        self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        use std::task::Poll;
+        let this = self.get_mut();
+        if let Some(rest) = &mut this.rest {
+            return rest.as_mut().poll(cx);
+        }
+        if let Some(send) = this.send.take() {
+            let (Some(call), Some(request)) = (&mut this.call, this.request.take()) else {
+                panic!("`retry::execute` polled after it finished");
+            };
+            call.deadline = call
+                .policy
                 .deadline
-                .and_then(|limit| Instant::now().checked_add(limit)),
-        };
-        // The common case, a request the gate admits at once whose first answer is final, runs
-        // here. Whatever waits (gate pauses, retries) runs in a boxed future allocated only then:
-        // its timers, backoff state and request copies would otherwise enlarge every call's
-        // future.
-        let ticket = if policy.share_rate_limits {
-            match gate.admit() {
-                Admission::Send(ticket) => Some(ticket),
-                Admission::Wait(_) | Admission::AwaitAnswer => {
-                    let rest = call.keep_trying_boxed(request, Attempts::default());
-                    return rest.await;
+                .and_then(|limit| Instant::now().checked_add(limit));
+            if call.policy.share_rate_limits {
+                match call.gate.admit() {
+                    Admission::Send(ticket) => this.ticket = Some(ticket),
+                    Admission::Wait(_) | Admission::AwaitAnswer => {
+                        let Some(call) = this.call.take() else {
+                            unreachable!("checked above")
+                        };
+                        let rest = this
+                            .rest
+                            .insert(call.keep_trying_boxed(request, Attempts::default()));
+                        return rest.as_mut().poll(cx);
+                    }
                 }
             }
-        } else {
-            None
+            this.request = call.spare(&request, &Attempts::default());
+            this.sent = Some(send(call.http, request));
+        }
+        let Some(sent) = &mut this.sent else {
+            panic!("`retry::execute` polled after it finished");
         };
-        let mut attempts = Attempts::default();
-        let spare = call.spare(&request, &attempts);
-        attempts.attempts += 1;
-        let result = http.execute(request).await;
-        let rest = match call.settle(result, ticket, &mut attempts) {
-            Settled::Final(result) => return (result, attempts),
+        let Poll::Ready(result) = Pin::new(sent).poll(cx) else {
+            return Poll::Pending;
+        };
+        this.sent = None;
+        let Some(call) = this.call.take() else {
+            unreachable!("taken only with `sent` unset")
+        };
+        let mut attempts = Attempts {
+            attempts: 1,
+            ..Attempts::default()
+        };
+        match call.settle(result, this.ticket.take(), &mut attempts) {
+            Settled::Final(result) => Poll::Ready((result, attempts)),
             Settled::Retryable(outcome) => {
-                call.keep_trying_after_boxed(Failure { outcome, spare }, attempts)
+                let spare = this.request.take();
+                let rest = this
+                    .rest
+                    .insert(call.keep_trying_after_boxed(Failure { outcome, spare }, attempts));
+                rest.as_mut().poll(cx)
             }
-        };
-        rest.await
+        }
     }
 }
 
@@ -685,6 +750,25 @@ struct Failure {
     spare: Option<reqwest::Request>,
 }
 
+/// A copy of `request` for another attempt; `None` when its body is a stream.
+///
+/// `Request::try_clone` sets the copy's timeout through `timeout_mut`, which allocates an
+/// extension map for every copy even when there is no timeout; a request without a body is
+/// copied here field by field instead. The timeout is the only extension a request made by a
+/// `reqwest::RequestBuilder` (as the generated code makes them) can carry.
+fn copy_request(request: &reqwest::Request) -> Option<reqwest::Request> {
+    if request.body().is_some() {
+        return request.try_clone();
+    }
+    let mut copy = reqwest::Request::new(request.method().clone(), request.url().clone());
+    *copy.headers_mut() = request.headers().clone();
+    *copy.version_mut() = request.version();
+    if let Some(timeout) = request.timeout() {
+        *copy.timeout_mut() = Some(*timeout);
+    }
+    Some(copy)
+}
+
 /// The fixed context of one `execute` call.
 struct Call<'a> {
     http: &'a reqwest::Client,
@@ -700,7 +784,7 @@ impl<'a> Call<'a> {
     /// A copy of `request` kept for a retry, when another attempt may follow this one.
     fn spare(&self, request: &reqwest::Request, attempts: &Attempts) -> Option<reqwest::Request> {
         if attempts.attempts < self.policy.max_retries {
-            request.try_clone()
+            copy_request(request)
         } else {
             None
         }
@@ -1100,6 +1184,51 @@ fn millis(duration: Duration) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn request_copies_keep_everything_but_a_stream() {
+        let url = reqwest::Url::parse("https://api.example.com/v1/plugins/p%2F1?x=1").unwrap();
+        let mut request = reqwest::Request::new(Method::DELETE, url.clone());
+        request.headers_mut().insert(
+            reqwest::header::AUTHORIZATION,
+            reqwest::header::HeaderValue::from_static("Bearer t"),
+        );
+        request
+            .headers_mut()
+            .append("x-many", reqwest::header::HeaderValue::from_static("1"));
+        request
+            .headers_mut()
+            .append("x-many", reqwest::header::HeaderValue::from_static("2"));
+        *request.version_mut() = reqwest::Version::HTTP_2;
+        *request.timeout_mut() = Some(Duration::from_millis(1500));
+        let copy = copy_request(&request).expect("a bodiless request can be copied");
+        assert_eq!(copy.method(), Method::DELETE);
+        assert_eq!(copy.url(), &url);
+        assert_eq!(copy.headers(), request.headers());
+        assert_eq!(copy.version(), reqwest::Version::HTTP_2);
+        assert_eq!(copy.timeout(), Some(&Duration::from_millis(1500)));
+        assert!(copy.body().is_none());
+
+        let plain = reqwest::Request::new(Method::GET, url.clone());
+        let copy = copy_request(&plain).expect("copy");
+        assert_eq!(copy.timeout(), None);
+
+        let mut with_bytes = reqwest::Request::new(Method::POST, url.clone());
+        *with_bytes.body_mut() = Some(reqwest::Body::from("{\"a\":1}"));
+        *with_bytes.timeout_mut() = Some(Duration::from_secs(2));
+        let copy = copy_request(&with_bytes).expect("bytes can be copied");
+        assert_eq!(
+            copy.body().and_then(reqwest::Body::as_bytes),
+            Some(&b"{\"a\":1}"[..])
+        );
+        assert_eq!(copy.timeout(), Some(&Duration::from_secs(2)));
+
+        let mut streamed = reqwest::Request::new(Method::POST, url);
+        *streamed.body_mut() = Some(reqwest::Body::wrap_stream(futures::stream::iter(vec![
+            Ok::<_, std::io::Error>(bytes::Bytes::from_static(b"chunk")),
+        ])));
+        assert!(copy_request(&streamed).is_none());
+    }
 
     #[test]
     fn standard_values() {

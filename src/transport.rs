@@ -14,7 +14,7 @@ use crate::auth::Credentials;
 use crate::error::{Error, Result, Service};
 use crate::ratelimit;
 use crate::response::Response;
-use crate::retry::{self, Attempts, RateLimitGate, RetryPolicy};
+use crate::retry::{self, RateLimitGate, RetryPolicy};
 
 /// The user agent sent unless the caller sets another.
 pub(crate) const DEFAULT_USER_AGENT: &str =
@@ -49,12 +49,14 @@ impl std::fmt::Debug for Transport {
 }
 
 /// What the hooks learned about one call, read back when the call returns.
+///
+/// Kept small: the task-local value is swapped in and out on every poll of the call.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct CallRecord {
-    /// The operation name errors use, so tracing names the call the same way.
-    pub(crate) operation: Option<&'static str>,
-    pub(crate) attempts: Attempts,
+    /// Requests sent.
+    pub(crate) attempts: u32,
     pub(crate) status: Option<reqwest::StatusCode>,
+    pub(crate) rate_limit: Option<crate::ratelimit::RateLimit>,
     pub(crate) request_id: Option<String>,
 }
 
@@ -73,18 +75,14 @@ impl Transport {
 
     /// Sends a prepared request through the retry engine and records what happened.
     ///
-    /// Returns the engine's future with the recording mapped onto it rather than being an
-    /// `async fn`, which would keep the request in its future twice (see [`retry::execute`]).
+    /// `operation` is the spec's operationId (build.rs puts it in the generated code). Returns
+    /// the engine's future with the recording mapped onto it rather than being an `async fn`,
+    /// which would keep the request in its future twice (see [`retry::execute`]).
     pub(crate) fn execute(
         &self,
         request: reqwest::Request,
         operation: &'static str,
     ) -> impl Future<Output = reqwest::Result<reqwest::Response>> + Send + '_ {
-        let operation = CALL
-            .try_with(|record| record.try_borrow().ok().and_then(|r| r.operation))
-            .ok()
-            .flatten()
-            .unwrap_or(operation);
         let sent = retry::execute(
             &self.http,
             &self.retry,
@@ -102,7 +100,8 @@ impl Transport {
                 let Ok(mut record) = record.try_borrow_mut() else {
                     return;
                 };
-                record.attempts = attempts;
+                record.attempts = attempts.attempts;
+                record.rate_limit = attempts.rate_limit;
                 if let Ok(response) = &result {
                     record.status = Some(response.status());
                     record.request_id = ratelimit::request_id(response.headers());
@@ -125,10 +124,7 @@ impl Transport {
     where
         F: Future<Output = std::result::Result<ResponseValue<T>, GenError<E>>>,
     {
-        let record = RefCell::new(CallRecord {
-            operation: Some(operation),
-            ..CallRecord::default()
-        });
+        let record = RefCell::new(CallRecord::default());
         // In a block so that the operation's future is gone before the error path awaits.
         let (result, mut record) = {
             let mut scoped = std::pin::pin!(CALL.scope(record, make_call()));
@@ -142,8 +138,8 @@ impl Transport {
                 // A success means `exec` ran and recorded the answer's request id and rate limit
                 // (`decode_json` does not copy the headers into `value`).
                 let request_id = record.request_id.take();
-                let rate_limit = record.attempts.rate_limit;
-                let attempts = record.attempts.attempts.max(1);
+                let rate_limit = record.rate_limit;
+                let attempts = record.attempts.max(1);
                 Ok(Response::new(
                     value.into_inner(),
                     status,
@@ -163,7 +159,7 @@ impl Transport {
         err: GenError<E>,
         record: &CallRecord,
     ) -> Error {
-        let attempts = record.attempts.attempts.max(1);
+        let attempts = record.attempts.max(1);
         match err {
             GenError::InvalidRequest(reason) => Error::invalid("request", reason),
             GenError::Custom(reason) => Error::config(reason),
@@ -215,9 +211,11 @@ pub(crate) fn decode_json<T, E>(
 where
     T: serde::de::DeserializeOwned,
 {
+    use http_body_util::BodyExt as _;
     let status = response.status();
-    response.bytes().map(move |body| {
-        let body = body.map_err(GenError::ResponseBodyError)?;
+    let body = http::Response::<reqwest::Body>::from(response).into_body();
+    body.collect().map(move |body| {
+        let body = body.map_err(GenError::ResponseBodyError)?.to_bytes();
         match serde_json::from_slice(&body) {
             Ok(inner) => Ok(ResponseValue::new(
                 inner,
@@ -227,6 +225,44 @@ where
             Err(err) => Err(GenError::InvalidResponsePayload(body, err)),
         }
     })
+}
+
+/// A path parameter, percent-encoded while it is formatted into the request URL.
+///
+/// build.rs puts it in place of progenitor's `encode_path(&value.to_string())`, which makes two
+/// strings per parameter before the URL itself is formatted. The encoded set is progenitor's: the
+/// URL standard's path-percent-encode set plus `/` and `%`, so a value stays one path segment.
+pub(crate) struct PathSegment<'a, T: ?Sized>(pub(crate) &'a T);
+
+/// The bytes percent-encoded in a path segment (the same set as progenitor's `encode_path`).
+const PATH_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'`')
+    .add(b'{')
+    .add(b'}')
+    .add(b'/')
+    .add(b'%');
+
+impl<T: std::fmt::Display + ?Sized> std::fmt::Display for PathSegment<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        /// Encodes whatever the value writes on its way to the URL being formatted.
+        struct Encode<'a, 'b>(&'a mut std::fmt::Formatter<'b>);
+        impl std::fmt::Write for Encode<'_, '_> {
+            fn write_str(&mut self, text: &str) -> std::fmt::Result {
+                // Encoding is per byte, so where the value splits its output does not matter.
+                for chunk in percent_encoding::utf8_percent_encode(text, PATH_SEGMENT) {
+                    self.0.write_str(chunk)?;
+                }
+                Ok(())
+            }
+        }
+        std::fmt::write(&mut Encode(f), format_args!("{}", self.0))
+    }
 }
 
 /// Includes a client that build.rs generated (as module `generated`) and routes its hooks
@@ -477,6 +513,48 @@ pub(crate) use common_builder_methods;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn path_segments_are_encoded_like_progenitor_does() {
+        for value in [
+            "ccp-4a7b2c",
+            "a/b",
+            "100%",
+            "with space",
+            "q?x=1#frag",
+            "<{`\"}>",
+            "tab\tnewline\ndel\u{7f}",
+            "ünïcödé ✓",
+            "",
+            "..",
+        ] {
+            assert_eq!(
+                PathSegment(value).to_string(),
+                progenitor_client::encode_path(value),
+                "{value:?}"
+            );
+        }
+        let id = uuid::Uuid::from_u128(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef);
+        assert_eq!(
+            PathSegment(&id).to_string(),
+            "01234567-89ab-cdef-0123-456789abcdef"
+        );
+        assert_eq!(
+            format!("/v1/plugins/{}", PathSegment("a/b c")),
+            "/v1/plugins/a%2Fb%20c"
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn any_path_segment_is_encoded_like_progenitor_does(value in any::<String>()) {
+            prop_assert_eq!(
+                PathSegment(value.as_str()).to_string(),
+                progenitor_client::encode_path(&value)
+            );
+        }
+    }
 
     #[test]
     fn base_url_rules() {

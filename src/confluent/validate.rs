@@ -26,6 +26,10 @@ pub(crate) const MAX_PAGE_SIZE: u32 = 100;
 pub(crate) const MAX_PAGE_TOKEN: usize = 255;
 
 pub(crate) fn max_chars(field: &str, value: &str, max: usize) -> Result<()> {
+    // A string has at most as many characters as bytes: short ones need no counting.
+    if value.len() <= max {
+        return Ok(());
+    }
     let count = value.chars().count();
     if count > max {
         return Err(Error::invalid(
@@ -37,7 +41,9 @@ pub(crate) fn max_chars(field: &str, value: &str, max: usize) -> Result<()> {
 }
 
 fn not_blank(field: &str, value: &str) -> Result<()> {
-    if value.trim().is_empty() {
+    // Ids rarely start with whitespace: look at the whole value only when the first byte is.
+    let starts_visible = value.as_bytes().first().is_some_and(u8::is_ascii_graphic);
+    if !starts_visible && value.trim().is_empty() {
         return Err(Error::invalid(field, "must not be empty"));
     }
     Ok(())

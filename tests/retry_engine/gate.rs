@@ -417,3 +417,28 @@ async fn attempts_report_the_final_answers_rate_limit() {
     assert_eq!(attempts.rate_limit, None);
     assert_eq!(request_count(&server).await, 2);
 }
+
+#[tokio::test]
+async fn a_call_sends_nothing_and_starts_no_clock_until_polled() {
+    let (server, arrivals) = recording_server(ResponseTemplate::new(503)).await;
+    let http = client();
+    let gate = RateLimitGate::new();
+    let policy = fast_policy().deadline(Some(Duration::from_millis(150)));
+    let url = format!("{}/lazy", server.uri());
+    let call = execute(
+        &http,
+        &policy,
+        &gate,
+        request(&http, Method::GET, &url),
+        "test",
+        "lazy",
+    );
+    // Longer than the deadline: a deadline counted from the call's creation would already have
+    // passed and forbid the retry below.
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    assert_eq!(request_count(&server).await, 0, "sent before being polled");
+    let (result, attempts) = call.await;
+    assert_eq!(result.expect("answered").status(), StatusCode::OK);
+    assert_eq!(attempts.attempts, 2, "{attempts:?}");
+    assert_eq!(arrivals.lock().expect("arrivals").len(), 2);
+}
