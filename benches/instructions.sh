@@ -10,6 +10,7 @@
 #
 # Usage: benches/instructions.sh [CASE...]
 #   (default: "golem get_plugin sequential" "confluent get_plugin sequential")
+#   A case naming "64 tasks" runs 64 tasks of 6 and of 22 calls each (384 and 1,408 calls).
 # Needs valgrind. Takes about half a minute per case.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +20,8 @@ if [ "$#" -eq 0 ]; then
 fi
 small=400
 large=1400
+per_task_small=6
+per_task_large=22
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
 
@@ -32,7 +35,7 @@ fi
 client_instructions() {
   local filter="$1" arm="$2" calls="$3" total=0 file
   rm -f "$out"/cg.*
-  BENCH_ONLY="$arm" BENCH_ROUNDS=1 BENCH_SEQUENTIAL_CALLS="$calls" \
+  BENCH_ONLY="$arm" BENCH_ROUNDS=1 BENCH_SEQUENTIAL_CALLS="$calls" BENCH_CALLS_PER_TASK="$((calls / 64))" \
     valgrind --tool=callgrind --separate-threads=yes --callgrind-out-file="$out/cg.%p" \
     "$exe" "$filter" >/dev/null 2>&1
   for file in "$out"/cg.*-*; do
@@ -44,16 +47,22 @@ client_instructions() {
   echo "$total"
 }
 
-echo "client instructions per call, counted by callgrind ($((large - small)) calls apart)"
+echo "client instructions per call, counted by callgrind (the difference between two runs)"
 echo
 echo "| case | SDK | reqwest + serde_json | ratio |"
 echo "|---|---:|---:|---:|"
 for filter in "$@"; do
   declare -A per_call=()
+  if [[ "$filter" == *tasks* ]]; then
+    # Calls per run: 64 tasks times the calls per task (the argument is divided by 64).
+    lo=$((64 * per_task_small)) hi=$((64 * per_task_large))
+  else
+    lo=$small hi=$large
+  fi
   for arm in sdk baseline; do
-    a="$(client_instructions "$filter" "$arm" "$small")"
-    b="$(client_instructions "$filter" "$arm" "$large")"
-    per_call[$arm]=$(((b - a) / (large - small)))
+    a="$(client_instructions "$filter" "$arm" "$lo")"
+    b="$(client_instructions "$filter" "$arm" "$hi")"
+    per_call[$arm]=$(((b - a) / (hi - lo)))
   done
   awk -v f="$filter" -v s="${per_call[sdk]}" -v b="${per_call[baseline]}" \
     'BEGIN { printf "| %s | %d | %d | %.3f |\n", f, s, b, s / b }'

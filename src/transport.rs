@@ -248,12 +248,32 @@ const PATH_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
     .add(b'/')
     .add(b'%');
 
+/// [`PATH_SEGMENT`] as a table, plus every non-ASCII byte (always encoded).
+const ENCODED_IN_PATH: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        table[byte] = byte < 0x20
+            || byte >= 0x7f
+            || matches!(
+                byte as u8,
+                b' ' | b'"' | b'#' | b'<' | b'>' | b'?' | b'`' | b'{' | b'}' | b'/' | b'%'
+            );
+        byte += 1;
+    }
+    table
+};
+
 impl<T: std::fmt::Display + ?Sized> std::fmt::Display for PathSegment<'_, T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         /// Encodes whatever the value writes on its way to the URL being formatted.
         struct Encode<'a, 'b>(&'a mut std::fmt::Formatter<'b>);
         impl std::fmt::Write for Encode<'_, '_> {
             fn write_str(&mut self, text: &str) -> std::fmt::Result {
+                // Most values (ids) need no encoding at all: check with a table lookup per byte.
+                if !text.bytes().any(|byte| ENCODED_IN_PATH[usize::from(byte)]) {
+                    return self.0.write_str(text);
+                }
                 // Encoding is per byte, so where the value splits its output does not matter.
                 for chunk in percent_encoding::utf8_percent_encode(text, PATH_SEGMENT) {
                     self.0.write_str(chunk)?;
@@ -544,6 +564,18 @@ mod tests {
             format!("/v1/plugins/{}", PathSegment("a/b c")),
             "/v1/plugins/a%2Fb%20c"
         );
+    }
+
+    #[test]
+    fn every_single_character_is_encoded_like_progenitor_does() {
+        for c in (0..=0x2FF_u32).filter_map(char::from_u32) {
+            let value = format!("a{c}b");
+            assert_eq!(
+                PathSegment(value.as_str()).to_string(),
+                progenitor_client::encode_path(&value),
+                "{c:?}"
+            );
+        }
     }
 
     proptest! {
