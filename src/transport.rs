@@ -234,21 +234,8 @@ where
 /// URL standard's path-percent-encode set plus `/` and `%`, so a value stays one path segment.
 pub(crate) struct PathSegment<'a, T: ?Sized>(pub(crate) &'a T);
 
-/// The bytes percent-encoded in a path segment (the same set as progenitor's `encode_path`).
-const PATH_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
-    .add(b' ')
-    .add(b'"')
-    .add(b'#')
-    .add(b'<')
-    .add(b'>')
-    .add(b'?')
-    .add(b'`')
-    .add(b'{')
-    .add(b'}')
-    .add(b'/')
-    .add(b'%');
-
-/// [`PATH_SEGMENT`] as a table, plus every non-ASCII byte (always encoded).
+/// The bytes percent-encoded in a path segment, the set of progenitor's `encode_path`: controls,
+/// space, `"#<>?`{}/%`, and every non-ASCII byte.
 const ENCODED_IN_PATH: [bool; 256] = {
     let mut table = [false; 256];
     let mut byte = 0;
@@ -270,15 +257,21 @@ impl<T: std::fmt::Display + ?Sized> std::fmt::Display for PathSegment<'_, T> {
         struct Encode<'a, 'b>(&'a mut std::fmt::Formatter<'b>);
         impl std::fmt::Write for Encode<'_, '_> {
             fn write_str(&mut self, text: &str) -> std::fmt::Result {
-                // Most values (ids) need no encoding at all: check with a table lookup per byte.
-                if !text.bytes().any(|byte| ENCODED_IN_PATH[usize::from(byte)]) {
-                    return self.0.write_str(text);
-                }
                 // Encoding is per byte, so where the value splits its output does not matter.
-                for chunk in percent_encoding::utf8_percent_encode(text, PATH_SEGMENT) {
-                    self.0.write_str(chunk)?;
+                // A non-empty run of bytes kept as they are holds only ASCII (every non-ASCII
+                // byte is encoded), so it starts and ends on character boundaries.
+                let mut kept_from = 0;
+                for (at, byte) in text.bytes().enumerate() {
+                    if ENCODED_IN_PATH[usize::from(byte)] {
+                        if let Some(kept) = text.get(kept_from..at) {
+                            self.0.write_str(kept)?;
+                        }
+                        self.0
+                            .write_str(percent_encoding::percent_encode_byte(byte))?;
+                        kept_from = at + 1;
+                    }
                 }
-                Ok(())
+                self.0.write_str(text.get(kept_from..).unwrap_or_default())
             }
         }
         std::fmt::write(&mut Encode(f), format_args!("{}", self.0))
