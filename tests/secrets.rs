@@ -1,6 +1,7 @@
 //! Secrets never show: not in `Debug` or `Display` of clients, builders, credentials and errors,
 //! and not in anything logged through `tracing` or `log` (reqwest, hyper and h2 included) while
-//! calls fail, are retried or cannot connect.
+//! calls fail, are retried or cannot connect. The captured events also show how retries name
+//! their operation.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -251,4 +252,51 @@ async fn failing_and_retried_calls_log_and_show_no_token() {
         !log.to_ascii_lowercase().contains("bearer tok"),
         "an Authorization value was logged"
     );
+}
+
+#[tokio::test]
+async fn retry_events_name_the_operation_as_its_errors_do() {
+    let _ = log_buffer();
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/ccpm/v1/plugins/ccp-traced"))
+        // 502, so that the other test's count of 503 events stays its own.
+        .respond_with(ResponseTemplate::new(502).insert_header("retry-after", "0"))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/ccpm/v1/plugins/ccp-traced"))
+        .respond_with(ResponseTemplate::new(404))
+        .mount(&server)
+        .await;
+    let client = cloud_plugin_sdk::confluent::ConfluentClient::builder()
+        .base_url(server.uri())
+        .api_key("key-traced", TOKEN)
+        .retry_policy(RetryPolicy::standard())
+        .build()
+        .unwrap();
+    let err = client
+        .environment("env-traced")
+        .plugins()
+        .get("ccp-traced")
+        .await
+        .unwrap_err();
+    assert!(err.is_not_found(), "{err:?}");
+    // The spec's operationId, in the error and in the retry event, not progenitor's snake_case.
+    assert!(
+        err.to_string().contains("getCcpmV1CustomConnectPlugin"),
+        "{err}"
+    );
+    let log = logged();
+    let retry_line = log
+        .lines()
+        .find(|line| line.contains("retrying request") && line.contains("status=502"))
+        .unwrap_or_else(|| panic!("no retry event for the 502: {log}"));
+    assert!(
+        retry_line.contains("getCcpmV1CustomConnectPlugin"),
+        "{retry_line}"
+    );
+    assert!(!log.contains("get_ccpm_v1_custom_connect_plugin"), "{log}");
+    assert_hidden("tracing output", &log);
 }
