@@ -155,10 +155,10 @@ fn generate(path: &Path, out_dir: &Path) -> Result<(), String> {
     .map_err(|e| format!("progenitor: {e}"))?;
     let mut file: syn::File = syn::parse2(tokens).map_err(|e| format!("generated code: {e}"))?;
     strip_api_version_header(&mut file, operation_count(&spec))?;
-    use_own_json_decoder(&mut file)?;
+    let decoding = use_own_json_decoder(&mut file)?;
     format_path_segments_in_place(&mut file)?;
-    scope_request_to_its_sending(&mut file, operation_count(&spec))?;
-    name_operations_as_the_spec_does(&mut file, &spec)?;
+    scope_request_to_its_sending(&mut file, operation_count(&spec), decoding)?;
+    describe_operations(&mut file, &spec)?;
     let code = prettyplease::unparse(&file);
     let out = out_dir.join(format!("{}.rs", stem.replace('-', "_")));
     std::fs::write(&out, code).map_err(|e| format!("cannot write {}: {e}", out.display()))
@@ -171,8 +171,9 @@ fn operation_count(spec: &openapiv3::OpenAPI) -> usize {
 /// Replaces progenitor's `ResponseValue::from_response(response)` with
 /// `crate::transport::decode_json(response)`, which decodes the same body without copying the
 /// response headers (the transport has read them already) and with a smaller future.
-/// The build fails if there is no call to replace, so a change in progenitor's output is noticed.
-fn use_own_json_decoder(file: &mut syn::File) -> Result<(), String> {
+/// Returns how many calls it replaced. The build fails if there is none, so a change in
+/// progenitor's output is noticed.
+fn use_own_json_decoder(file: &mut syn::File) -> Result<usize, String> {
     use syn::visit_mut::VisitMut;
 
     struct Replace {
@@ -203,7 +204,7 @@ fn use_own_json_decoder(file: &mut syn::File) -> Result<(), String> {
                 .into(),
         );
     }
-    Ok(())
+    Ok(replace.replaced)
 }
 
 /// Replaces progenitor's `encode_path(&value.to_string())` with
@@ -276,9 +277,19 @@ fn format_path_segments_in_place(file: &mut syn::File) -> Result<(), String> {
 /// future while it was being sent and the result while the body was read. Rewritten as
 /// `let info = ..; let response = { let result = { let mut request = ..; self.pre(..).await?;
 /// self.exec(request, &info) }.await; self.post(&result, &info).await?; result? };` the code does
-/// the same in the same order with a smaller future. The build fails unless every operation is
+/// the same in the same order with a smaller future.
+///
+/// An operation that decodes a JSON body then ends with `match response.status().as_u16() {
+/// 200..=299 => { crate::transport::decode_json(response).await } _ => Err(..(response)) }`, which
+/// kept `response` in the future while the body was read as well. It is rewritten as
+/// `crate::transport::decode_json({ ..the block above.. }).await`: `decode_json` hands an error
+/// status back as `UnexpectedResponse` itself. The build fails unless every operation is
 /// rewritten, so a change in progenitor's output is noticed.
-fn scope_request_to_its_sending(file: &mut syn::File, operations: usize) -> Result<(), String> {
+fn scope_request_to_its_sending(
+    file: &mut syn::File,
+    operations: usize,
+    decoding: usize,
+) -> Result<(), String> {
     use quote::ToTokens as _;
     use syn::visit_mut::VisitMut;
 
@@ -298,6 +309,7 @@ fn scope_request_to_its_sending(file: &mut syn::File, operations: usize) -> Resu
 
     struct Scope {
         rewritten: usize,
+        decoded: usize,
     }
     impl VisitMut for Scope {
         fn visit_block_mut(&mut self, block: &mut syn::Block) {
@@ -314,29 +326,56 @@ fn scope_request_to_its_sending(file: &mut syn::File, operations: usize) -> Resu
                 let request = block.stmts[at].clone();
                 let info = block.stmts[at + 1].clone();
                 let pre = block.stmts[at + 2].clone();
-                let scoped: Vec<syn::Stmt> = vec![
-                    info,
-                    syn::parse_quote! {
-                        let response = {
-                            let result = {
-                                #request
-                                #pre
-                                self.exec(request, &info)
-                            }
-                            .await;
-                            self.post(&result, &info).await?;
-                            result?
-                        };
-                    },
-                ];
-                block.stmts.splice(at..at + 6, scoped);
+                let response: syn::Expr = syn::parse_quote! {
+                    {
+                        let result = {
+                            #request
+                            #pre
+                            self.exec(request, &info)
+                        }
+                        .await;
+                        self.post(&result, &info).await?;
+                        result?
+                    }
+                };
+                let decodes = block.stmts.get(at + 6).is_some_and(|tail| {
+                    text(tail)
+                        == "match response . status () . as_u16 () { 200 ..= 299 => { crate :: \
+                            transport :: decode_json (response) . await } _ => Err (Error :: \
+                            UnexpectedResponse (response)) , }"
+                });
+                if decodes {
+                    let scoped: Vec<syn::Stmt> = vec![
+                        info,
+                        syn::Stmt::Expr(
+                            syn::parse_quote! { crate::transport::decode_json(#response).await },
+                            None,
+                        ),
+                    ];
+                    block.stmts.splice(at..at + 7, scoped);
+                    self.decoded += 1;
+                } else {
+                    let scoped: Vec<syn::Stmt> =
+                        vec![info, syn::parse_quote! { let response = #response; }];
+                    block.stmts.splice(at..at + 6, scoped);
+                }
                 self.rewritten += 1;
             }
             syn::visit_mut::visit_block_mut(self, block);
         }
     }
-    let mut scope = Scope { rewritten: 0 };
+    let mut scope = Scope {
+        rewritten: 0,
+        decoded: 0,
+    };
     scope.visit_file_mut(file);
+    if scope.decoded != decoding {
+        return Err(format!(
+            "expected {decoding} operations to decode a JSON body, rewrote {}; \
+             the generated code changed shape",
+            scope.decoded
+        ));
+    }
     if scope.rewritten != operations {
         return Err(format!(
             "expected to scope the request of {operations} operations, scoped {}; \
@@ -347,74 +386,39 @@ fn scope_request_to_its_sending(file: &mut syn::File, operations: usize) -> Resu
     Ok(())
 }
 
-/// Puts each operation's `operationId` from the spec into the `OperationInfo` the hooks receive,
-/// in place of progenitor's snake_case form (`getCcpmV1CustomConnectPlugin`, not
-/// `get_ccpm_v1_custom_connect_plugin`), so tracing and errors name operations as the API's
-/// documentation does without each call carrying the name to the hooks. The build fails unless
-/// every operation's name is found in the spec.
-fn name_operations_as_the_spec_does(
-    file: &mut syn::File,
-    spec: &openapiv3::OpenAPI,
-) -> Result<(), String> {
-    use syn::visit_mut::VisitMut;
-
-    /// The form both names share: progenitor only adds underscores and lowercases.
-    fn folded(name: &str) -> String {
-        name.chars()
-            .filter(|c| *c != '_')
-            .flat_map(char::to_lowercase)
-            .collect()
+/// Appends module `operations` to the generated client: one `crate::transport::Operation` static
+/// per operation, with the spec's `operationId` and method, named after the `operationId` in upper
+/// snake case (`getCcpmV1CustomConnectPlugin` is `GET_CCPM_V1_CUSTOM_CONNECT_PLUGIN`). The
+/// hand-written layer passes these to the transport, so the names errors and tracing use and the
+/// methods retries are decided by come from the spec alone.
+fn describe_operations(file: &mut syn::File, spec: &openapiv3::OpenAPI) -> Result<(), String> {
+    let mut statics = Vec::new();
+    for (path, method, op) in spec.operations() {
+        let id = op
+            .operation_id
+            .as_deref()
+            .ok_or_else(|| format!("{method} {path} has no operationId"))?;
+        let name: syn::Ident = syn::parse_str(&spec::upper_snake_case(id))
+            .map_err(|e| format!("operationId `{id}` makes no Rust name: {e}"))?;
+        let verb: syn::Ident = syn::parse_str(&method.to_ascii_uppercase())
+            .map_err(|e| format!("method `{method}` of {path}: {e}"))?;
+        let doc = format!("`{} {path}`", method.to_ascii_uppercase());
+        statics.push(quote::quote! {
+            #[doc = #doc]
+            pub static #name: crate::transport::Operation = crate::transport::Operation {
+                id: #id,
+                method: ::reqwest::Method::#verb,
+            };
+        });
     }
-    let ids: Vec<String> = spec
-        .operations()
-        .filter_map(|(_, _, op)| op.operation_id.clone())
-        .collect();
-
-    struct Rename<'a> {
-        ids: &'a [String],
-        renamed: usize,
-        unknown: Vec<String>,
-    }
-    impl VisitMut for Rename<'_> {
-        fn visit_expr_struct_mut(&mut self, expr: &mut syn::ExprStruct) {
-            if expr.path.is_ident("OperationInfo") {
-                for field in &mut expr.fields {
-                    if let syn::Member::Named(name) = &field.member
-                        && name == "operation_id"
-                        && let syn::Expr::Lit(syn::ExprLit {
-                            lit: syn::Lit::Str(generated),
-                            ..
-                        }) = &mut field.expr
-                    {
-                        let wanted = folded(&generated.value());
-                        let mut matches = self.ids.iter().filter(|id| folded(id) == wanted);
-                        match (matches.next(), matches.next()) {
-                            (Some(id), None) => {
-                                *generated = syn::LitStr::new(id, generated.span());
-                                self.renamed += 1;
-                            }
-                            _ => self.unknown.push(generated.value()),
-                        }
-                    }
-                }
-            }
-            syn::visit_mut::visit_expr_struct_mut(self, expr);
+    let module: syn::Item = syn::parse2(quote::quote! {
+        /// The operations of this API, as its spec names them.
+        pub mod operations {
+            #(#statics)*
         }
-    }
-    let mut rename = Rename {
-        ids: &ids,
-        renamed: 0,
-        unknown: Vec::new(),
-    };
-    rename.visit_file_mut(file);
-    if !rename.unknown.is_empty() || rename.renamed != ids.len() {
-        return Err(format!(
-            "named {} of {} operations as the spec does; no single operationId for {:?}",
-            rename.renamed,
-            ids.len(),
-            rename.unknown
-        ));
-    }
+    })
+    .map_err(|e| format!("operations module: {e}"))?;
+    file.items.push(module);
     Ok(())
 }
 

@@ -281,3 +281,26 @@ fn relax_parameters(value: &mut Value) {
         _ => {}
     }
 }
+
+/// `name` in upper snake case, a word starting at each capital that follows a lowercase letter
+/// or a digit: `getCcpmV1CustomConnectPlugin` is `GET_CCPM_V1_CUSTOM_CONNECT_PLUGIN`,
+/// `get_plugin_by_id` is `GET_PLUGIN_BY_ID`. Characters other than ASCII letters and digits
+/// become `_`.
+pub fn upper_snake_case(name: &str) -> String {
+    let mut out = String::with_capacity(name.len() + 8);
+    let mut previous: Option<char> = None;
+    for c in name.chars() {
+        if c.is_ascii_uppercase()
+            && previous.is_some_and(|p| p.is_ascii_lowercase() || p.is_ascii_digit())
+        {
+            out.push('_');
+        }
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_uppercase());
+        } else {
+            out.push('_');
+        }
+        previous = Some(c);
+    }
+    out
+}

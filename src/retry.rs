@@ -1,7 +1,9 @@
 //! The retry engine every API operation goes through.
 //!
 //! [`execute`] sends one request and decides, response by response, whether sending it again is
-//! both useful and safe:
+//! both useful and safe. The clients' operations go through the same engine, except that each
+//! attempt builds its request afresh instead of sending a copy kept from the first, so a call
+//! answered at once pays nothing for retries it did not need. The rules:
 //!
 //! * **429 Too Many Requests** is retried for every method, because the server rejected the
 //!   request without processing it. The wait is what the server asked for: `Retry-After`
@@ -62,13 +64,12 @@
 //! ```
 
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use backoff::backoff::Backoff;
 use backoff::{ExponentialBackoff, ExponentialBackoffBuilder};
-use reqwest::header::{HeaderValue, RETRY_AFTER};
+use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
 use reqwest::{Method, StatusCode};
 use tokio::sync::Notify;
 use tokio::time::Instant;
@@ -443,20 +444,19 @@ impl RateLimitGate {
         })
     }
 
-    /// Learns from the response to a request sent with `ticket`.
-    /// `rate_limit` is what the response's headers say, read once by the caller.
+    /// Learns from the answer (`status`, `headers`) to a request sent with `ticket`.
+    /// `rate_limit` is what the headers say, read once by the caller.
     fn observe(
         &self,
-        response: &reqwest::Response,
+        status: StatusCode,
+        headers: &HeaderMap,
         rate_limit: Option<RateLimit>,
         ticket: &Ticket<'_>,
     ) {
-        let status = response.status();
         if rate_limit.is_none() && status != StatusCode::TOO_MANY_REQUESTS && !ticket.probe {
             // Nothing to learn: answers of a server that reports no limits never take the lock.
             return;
         }
-        let headers = response.headers();
         let exhausted = rate_limit.is_some_and(|r| r.is_exhausted());
         // A 429's wait is a pause. A success that spends the window without saying when it
         // ends is one too; with the reset known, the budget below holds requests instead.
@@ -601,12 +601,9 @@ pub struct SynthesizedResponse;
 /// transport error, exactly as `reqwest` produced it (or a synthesized 429, see
 /// [`SynthesizedResponse`]), together with the number of attempts made and why retrying stopped.
 /// Statuses are never turned into errors here; mapping them is the caller's job.
-//
-//
-// The common case (the gate admits at once, the first answer is final) is a small hand-written
-// future: an `async` block would keep the request in its state for the whole call next to the
-// copy kept for a retry. Whatever waits (gate pauses, retries) runs in a boxed future allocated
-// only then: its timers, backoff state and request copies would otherwise enlarge every call.
+///
+/// Each retry sends a copy of the request, made as the previous attempt goes out and only while
+/// another attempt may follow; a request whose body is a stream cannot be copied and is sent once.
 pub fn execute<'a>(
     http: &'a reqwest::Client,
     policy: &'a RetryPolicy,
@@ -615,139 +612,169 @@ pub fn execute<'a>(
     service: &'static str,
     operation: &'static str,
 ) -> impl Future<Output = (reqwest::Result<reqwest::Response>, Attempts)> + Send + 'a {
-    Execute {
-        call: Some(Call {
-            http,
-            policy,
-            gate,
-            service,
-            operation,
-            method: request.method().clone(),
-            // Set on the first poll: futures do nothing until polled.
-            deadline: None,
-        }),
-        request: Some(request),
-        send: Some(reqwest::Client::execute),
-        ticket: None,
-        sent: None,
-        rest: None,
+    let call = Call::new(policy, gate, service, operation, request.method().clone());
+    drive(call, Resend { http }, request)
+}
+
+/// What the engine reads from an attempt's outcome.
+pub(crate) trait Outcome: Sized {
+    /// The outcome as the engine classifies it.
+    fn view(&self) -> View<'_>;
+    /// The outcome reporting `response`, a 429 made locally because the gate held requests too
+    /// long (see [`SynthesizedResponse`]).
+    fn synthesized(response: reqwest::Response) -> Self;
+}
+
+/// An attempt's outcome as the engine sees it.
+pub(crate) enum View<'a> {
+    /// The server answered with this status and these headers.
+    Answer(StatusCode, &'a HeaderMap),
+    /// The request failed in transport, without an answer.
+    Failed(&'a reqwest::Error),
+    /// A failure another attempt cannot fix (a request that could not be built, a body cut off
+    /// after the answer began).
+    Final,
+}
+
+impl Outcome for reqwest::Result<reqwest::Response> {
+    fn view(&self) -> View<'_> {
+        match self {
+            Ok(response) => View::Answer(response.status(), response.headers()),
+            Err(error) => View::Failed(error),
+        }
+    }
+
+    fn synthesized(response: reqwest::Response) -> Self {
+        Ok(response)
     }
 }
 
-/// The future of [`execute`]. Every part is `Unpin`, so it needs no pinning of its own.
-///
-/// A struct of options rather than an enum of states: a poll takes out only the parts it
-/// consumes instead of moving the whole future out and back in at each step.
-///
-/// `send` is `reqwest::Client::execute`, whose future type cannot be named: a type parameter
-/// lets the compiler infer it (and the function item takes no space).
-struct Execute<'a, S, F> {
-    /// `None` once handed to the boxed rest of the call.
-    call: Option<Call<'a>>,
-    /// The request before it is sent; then the copy kept for a retry, if one may follow.
-    request: Option<reqwest::Request>,
-    /// `None` once the first attempt is on its way.
-    send: Option<S>,
-    ticket: Option<Ticket<'a>>,
-    /// The first attempt, while it is on the wire.
-    sent: Option<F>,
-    /// Waiting (for the gate or a retry) in the boxed rest of the call.
-    rest: Option<Rest<'a>>,
+/// Where the attempts of a call come from.
+pub(crate) trait Source {
+    /// What an attempt is made from: a request to send, or nothing for a source that builds its
+    /// request anew each time.
+    type Next: Send;
+    /// The outcome of an attempt.
+    type Outcome: Outcome + Send;
+
+    /// Sends an attempt made from `next`. Returns, next to it, what the following attempt is made
+    /// from, when `again` says one may follow and this source can make one.
+    fn send(
+        &self,
+        next: Self::Next,
+        again: bool,
+    ) -> (
+        impl Future<Output = Self::Outcome> + Send,
+        Option<Self::Next>,
+    );
 }
 
-impl<'a, S, F> Future for Execute<'a, S, F>
-where
-    S: FnOnce(&'a reqwest::Client, reqwest::Request) -> F + Unpin,
-    F: Future<Output = reqwest::Result<reqwest::Response>> + Unpin,
-{
-    type Output = (reqwest::Result<reqwest::Response>, Attempts);
+/// Attempts of one prepared request: each retry sends a copy kept from the attempt before.
+struct Resend<'a> {
+    http: &'a reqwest::Client,
+}
 
-    fn poll(
-        self: Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Self::Output> {
-        use std::task::Poll;
-        let this = self.get_mut();
-        if let Some(rest) = &mut this.rest {
-            return rest.as_mut().poll(cx);
-        }
-        if let Some(send) = this.send.take() {
-            let (Some(call), Some(request)) = (&mut this.call, this.request.take()) else {
-                panic!("`retry::execute` polled after it finished");
-            };
-            call.deadline = call
-                .policy
-                .deadline
-                .and_then(|limit| Instant::now().checked_add(limit));
-            if call.policy.share_rate_limits {
-                match call.gate.admit() {
-                    Admission::Send(ticket) => this.ticket = Some(ticket),
-                    Admission::Wait(_) | Admission::AwaitAnswer => {
-                        let Some(call) = this.call.take() else {
-                            unreachable!("checked above")
-                        };
-                        let rest = this
-                            .rest
-                            .insert(call.keep_trying_boxed(request, Attempts::default()));
-                        return rest.as_mut().poll(cx);
-                    }
+impl Source for Resend<'_> {
+    type Next = reqwest::Request;
+    type Outcome = reqwest::Result<reqwest::Response>;
+
+    fn send(
+        &self,
+        request: reqwest::Request,
+        again: bool,
+    ) -> (
+        impl Future<Output = Self::Outcome> + Send,
+        Option<reqwest::Request>,
+    ) {
+        let spare = if again { copy_request(&request) } else { None };
+        (self.http.execute(request), spare)
+    }
+}
+
+/// Attempts that each run `make` again, for operations that build their request themselves (the
+/// generated clients' operations): nothing is copied and nothing is kept between attempts.
+pub(crate) struct Rerun<M>(pub(crate) M);
+
+impl<M, F, O> Source for Rerun<M>
+where
+    M: Fn() -> F,
+    F: Future<Output = O> + Send,
+    O: Outcome + Send,
+{
+    type Next = ();
+    type Outcome = O;
+
+    fn send(&self, (): (), _again: bool) -> (impl Future<Output = O> + Send, Option<()>) {
+        ((self.0)(), Some(()))
+    }
+}
+
+/// Runs a call: attempts from `source`, starting with `first`, until an outcome is final or a
+/// limit is reached.
+///
+/// The common case (the gate admits at once, the first answer is final) runs here. Whatever
+/// waits (gate pauses, retries) runs in a boxed future made only then: its timers, backoff state
+/// and loop would otherwise enlarge every call. Nothing happens, not even the deadline's start,
+/// until the returned future is first polled.
+//
+// A function returning an `async` block rather than an `async fn`: an `async fn` keeps each
+// argument twice in its future (as passed, and moved into the body), and this future is part of
+// every call's.
+#[allow(
+    clippy::manual_async_fn,
+    reason = "an `async fn` would store `call` and `source` twice"
+)]
+pub(crate) fn drive<'a, S>(
+    mut call: Call<'a>,
+    source: S,
+    first: S::Next,
+) -> impl Future<Output = (S::Outcome, Attempts)> + Send + 'a
+where
+    S: Source + Send + Sync + 'a,
+    S::Next: 'a,
+{
+    async move {
+        call.deadline = call
+            .policy
+            .deadline
+            .and_then(|limit| Instant::now().checked_add(limit));
+        let ticket = if call.policy.share_rate_limits {
+            match call.gate.admit() {
+                Admission::Send(ticket) => Some(ticket),
+                Admission::Wait(_) | Admission::AwaitAnswer => {
+                    let rest = call.keep_trying(&source, first, Attempts::default(), None);
+                    return Box::pin(rest).await;
                 }
             }
-            this.request = call.spare(&request, &Attempts::default());
-            this.sent = Some(send(call.http, request));
-        }
-        let Some(sent) = &mut this.sent else {
-            panic!("`retry::execute` polled after it finished");
+        } else {
+            None
         };
-        let Poll::Ready(result) = Pin::new(sent).poll(cx) else {
-            return Poll::Pending;
-        };
-        this.sent = None;
-        let Some(call) = this.call.take() else {
-            unreachable!("taken only with `sent` unset")
-        };
+        let (sent, spare) = source.send(first, call.policy.max_retries > 0);
+        let outcome = sent.await;
         let mut attempts = Attempts {
             attempts: 1,
             ..Attempts::default()
         };
-        match call.settle(result, this.ticket.take(), &mut attempts) {
-            Settled::Final(result) => Poll::Ready((result, attempts)),
-            Settled::Retryable(outcome) => {
-                let spare = this.request.take();
-                let rest = this
-                    .rest
-                    .insert(call.keep_trying_after_boxed(Failure { outcome, spare }, attempts));
-                rest.as_mut().poll(cx)
+        match call.settle(&outcome, ticket, &mut attempts) {
+            None => (outcome, attempts),
+            Some(retry) => {
+                let failure = Failure {
+                    outcome,
+                    retry,
+                    spare,
+                };
+                Box::pin(call.keep_trying_after(&source, failure, attempts)).await
             }
         }
     }
 }
 
-/// The boxed future of the rest of a call, once it has to wait.
-type Rest<'a> =
-    Pin<Box<dyn Future<Output = (reqwest::Result<reqwest::Response>, Attempts)> + Send + 'a>>;
-
-/// What an attempt's outcome means for the call.
-enum Settled {
-    /// Return it as it is.
-    Final(reqwest::Result<reqwest::Response>),
-    /// Worth repeating.
-    Retryable(Retryable),
-}
-
-/// An attempt's outcome that another attempt may fix.
-struct Retryable {
-    result: reqwest::Result<reqwest::Response>,
-    reason: Reason,
-    /// The wait the server asked for, if it asked.
-    server_wait: Option<Duration>,
-}
-
-/// An attempt worth repeating, and what is needed to repeat it.
-struct Failure {
-    outcome: Retryable,
-    /// A copy of the request for the next attempt, when one may be made and the body allows it.
-    spare: Option<reqwest::Request>,
+/// An attempt worth repeating, and what the next attempt would be made from.
+struct Failure<O, N> {
+    outcome: O,
+    retry: Retry,
+    /// `None` when no further attempt may be made or the source cannot make one.
+    spare: Option<N>,
 }
 
 /// A copy of `request` for another attempt; `None` when its body is a stream.
@@ -755,7 +782,7 @@ struct Failure {
 /// `Request::try_clone` sets the copy's timeout through `timeout_mut`, which allocates an
 /// extension map for every copy even when there is no timeout; a request without a body is
 /// copied here field by field instead. The timeout is the only extension a request made by a
-/// `reqwest::RequestBuilder` (as the generated code makes them) can carry.
+/// `reqwest::RequestBuilder` can carry.
 fn copy_request(request: &reqwest::Request) -> Option<reqwest::Request> {
     if request.body().is_some() {
         return request.try_clone();
@@ -769,97 +796,95 @@ fn copy_request(request: &reqwest::Request) -> Option<reqwest::Request> {
     Some(copy)
 }
 
-/// The fixed context of one `execute` call.
-struct Call<'a> {
-    http: &'a reqwest::Client,
+/// The fixed context of one call.
+pub(crate) struct Call<'a> {
     policy: &'a RetryPolicy,
     gate: &'a RateLimitGate,
     service: &'static str,
     operation: &'static str,
     method: Method,
+    /// Set when the call starts.
     deadline: Option<Instant>,
 }
 
 impl<'a> Call<'a> {
-    /// A copy of `request` kept for a retry, when another attempt may follow this one.
-    fn spare(&self, request: &reqwest::Request, attempts: &Attempts) -> Option<reqwest::Request> {
-        if attempts.attempts < self.policy.max_retries {
-            copy_request(request)
-        } else {
-            None
+    /// The context of a call of `operation` (a `method` request) to `service`.
+    pub(crate) fn new(
+        policy: &'a RetryPolicy,
+        gate: &'a RateLimitGate,
+        service: &'static str,
+        operation: &'static str,
+        method: Method,
+    ) -> Self {
+        Call {
+            policy,
+            gate,
+            service,
+            operation,
+            method,
+            deadline: None,
         }
     }
 
     /// Records an attempt's outcome: teaches the gate, releases the ticket and says whether the
-    /// outcome is final or worth retrying.
-    fn settle(
+    /// outcome is final (`None`) or worth retrying. Takes the outcome by reference: it can be
+    /// large, and the common case returns it as it is.
+    fn settle<O: Outcome>(
         &self,
-        result: reqwest::Result<reqwest::Response>,
+        outcome: &O,
         ticket: Option<Ticket<'_>>,
         attempts: &mut Attempts,
-    ) -> Settled {
+    ) -> Option<Retry> {
         attempts.rate_limit = None;
-        if let Ok(response) = &result {
-            let rate_limit = RateLimit::from_headers(response.headers());
+        let view = outcome.view();
+        if let View::Answer(status, headers) = view {
+            let rate_limit = RateLimit::from_headers(headers);
             attempts.rate_limit = rate_limit;
             if let Some(ticket) = &ticket {
-                self.gate.observe(response, rate_limit, ticket);
+                self.gate.observe(status, headers, rate_limit, ticket);
             }
         }
         // The request is no longer in flight, whatever happens next.
         drop(ticket);
-        match classify(&self.method, &result) {
-            Verdict::Done => {
-                let failed = match &result {
-                    Ok(response) => response.status().as_u16() >= 400,
-                    Err(_) => true,
-                };
-                attempts.give_up = failed.then_some(GiveUp::NotRetryable);
-                Settled::Final(result)
-            }
-            Verdict::Retry {
-                reason,
-                server_wait,
-            } => Settled::Retryable(Retryable {
-                result,
-                reason,
-                server_wait,
-            }),
+        let retry = classify(&self.method, &view);
+        if retry.is_none() {
+            let failed = match view {
+                View::Answer(status, _) => status.as_u16() >= 400,
+                View::Failed(_) | View::Final => true,
+            };
+            attempts.give_up = failed.then_some(GiveUp::NotRetryable);
         }
-    }
-
-    /// [`keep_trying`](Self::keep_trying), boxed.
-    fn keep_trying_boxed(self, request: reqwest::Request, attempts: Attempts) -> Rest<'a> {
-        let backoff = self.policy.backoff();
-        Box::pin(self.keep_trying(request, attempts, backoff))
-    }
-
-    /// [`keep_trying_after`](Self::keep_trying_after), boxed.
-    fn keep_trying_after_boxed(self, failure: Failure, attempts: Attempts) -> Rest<'a> {
-        Box::pin(self.keep_trying_after(failure, attempts))
+        retry
     }
 
     /// Continues a call whose last attempt failed in a retryable way.
-    async fn keep_trying_after(
+    async fn keep_trying_after<S: Source>(
         self,
-        failure: Failure,
-        mut attempts: Attempts,
-    ) -> (reqwest::Result<reqwest::Response>, Attempts) {
+        source: &S,
+        failure: Failure<S::Outcome, S::Next>,
+        attempts: Attempts,
+    ) -> (S::Outcome, Attempts) {
         let mut backoff = self.policy.backoff();
+        let mut attempts = attempts;
         match self.wait_out(failure, &mut attempts, &mut backoff).await {
-            Ok(request) => self.keep_trying(request, attempts, backoff).await,
-            Err(result) => (result, attempts),
+            Ok(next) => {
+                self.keep_trying(source, next, attempts, Some(backoff))
+                    .await
+            }
+            Err(outcome) => (outcome, attempts),
         }
     }
 
     /// The retry loop: passes the gate (waiting as long as it allows), sends, and after a
     /// retryable failure waits and sends again, until an outcome is final or a limit is reached.
-    async fn keep_trying(
+    async fn keep_trying<S: Source>(
         self,
-        mut request: reqwest::Request,
+        source: &S,
+        mut next: S::Next,
         mut attempts: Attempts,
-        mut backoff: ExponentialBackoff,
-    ) -> (reqwest::Result<reqwest::Response>, Attempts) {
+        backoff: Option<ExponentialBackoff>,
+    ) -> (S::Outcome, Attempts) {
+        let mut backoff = backoff.unwrap_or_else(|| self.policy.backoff());
         loop {
             let ticket = if self.policy.share_rate_limits {
                 match self.pass_gate().await {
@@ -870,47 +895,52 @@ impl<'a> Call<'a> {
                         // The answer returned is made here and reports no limits.
                         attempts.rate_limit = None;
                         self.log_give_up(&attempts, None, None);
-                        return (Ok(synthesized_rate_limit(remaining)), attempts);
+                        let response = synthesized_rate_limit(remaining);
+                        return (S::Outcome::synthesized(response), attempts);
                     }
                 }
             } else {
                 None
             };
-            let spare = self.spare(&request, &attempts);
+            let again = attempts.attempts < self.policy.max_retries;
             attempts.attempts += 1;
-            let result = self.http.execute(request).await;
-            let failure = match self.settle(result, ticket, &mut attempts) {
-                Settled::Final(result) => return (result, attempts),
-                Settled::Retryable(outcome) => Failure { outcome, spare },
+            let (sent, spare) = source.send(next, again);
+            let outcome = sent.await;
+            let Some(retry) = self.settle(&outcome, ticket, &mut attempts) else {
+                return (outcome, attempts);
             };
-            request = match self.wait_out(failure, &mut attempts, &mut backoff).await {
-                Ok(request) => request,
-                Err(result) => return (result, attempts),
+            let failure = Failure {
+                outcome,
+                retry,
+                spare,
+            };
+            next = match self.wait_out(failure, &mut attempts, &mut backoff).await {
+                Ok(next) => next,
+                Err(outcome) => return (outcome, attempts),
             };
         }
     }
 
-    /// Waits before the next attempt after `failure` and returns the request to send, or gives
+    /// Waits before the next attempt after `failure` and returns what to make it from, or gives
     /// up (recording why in `attempts`) and returns the failed outcome.
-    async fn wait_out(
+    async fn wait_out<O: Outcome, N>(
         &self,
-        failure: Failure,
+        failure: Failure<O, N>,
         attempts: &mut Attempts,
         backoff: &mut ExponentialBackoff,
-    ) -> Result<reqwest::Request, reqwest::Result<reqwest::Response>> {
+    ) -> Result<N, O> {
         let Failure {
-            outcome:
-                Retryable {
-                    result,
-                    reason,
-                    server_wait,
-                },
+            outcome,
+            retry: Retry {
+                reason,
+                server_wait,
+            },
             spare,
         } = failure;
-        let response_request_id = result
-            .as_ref()
-            .ok()
-            .and_then(|response| request_id(response.headers()));
+        let response_request_id = match outcome.view() {
+            View::Answer(_, headers) => request_id(headers),
+            View::Failed(_) | View::Final => None,
+        };
         // `spare` is only made while retries remain, so its absence has two meanings.
         let next = match spare {
             _ if attempts.attempts > self.policy.max_retries => Err(GiveUp::RetriesExhausted),
@@ -924,7 +954,7 @@ impl<'a> Call<'a> {
             Err(give_up) => {
                 attempts.give_up = Some(give_up);
                 self.log_give_up(attempts, Some(reason), response_request_id.as_deref());
-                return Err(result);
+                return Err(outcome);
             }
         };
         tracing::debug!(
@@ -940,7 +970,7 @@ impl<'a> Call<'a> {
             "retrying request",
         );
         // Release the connection before sleeping rather than holding an unread body.
-        drop(result);
+        drop(outcome);
         tokio::time::sleep(delay).await;
         Ok(spare)
     }
@@ -1055,16 +1085,11 @@ impl<'a> Call<'a> {
     }
 }
 
-/// What one attempt's outcome means for the call.
-enum Verdict {
-    /// Return the outcome as it is.
-    Done,
-    /// Sending again is safe and may help.
-    Retry {
-        reason: Reason,
-        /// The wait the server asked for, if it asked.
-        server_wait: Option<Duration>,
-    },
+/// Why an attempt's outcome is worth repeating: sending again is safe and may help.
+struct Retry {
+    reason: Reason,
+    /// The wait the server asked for, if it asked.
+    server_wait: Option<Duration>,
 }
 
 /// What went wrong with an attempt, for tracing.
@@ -1090,18 +1115,17 @@ impl Reason {
     }
 }
 
-/// Decides whether an outcome may be retried; see the module documentation for the rules.
-fn classify(method: &Method, result: &reqwest::Result<reqwest::Response>) -> Verdict {
+/// Decides whether an outcome may be retried (`None` when it is final); see the module
+/// documentation for the rules.
+fn classify(method: &Method, view: &View<'_>) -> Option<Retry> {
     let idempotent = IDEMPOTENT_METHODS.contains(method);
-    match result {
-        Ok(response) => {
-            let status = response.status();
-            let headers = response.headers();
+    match *view {
+        View::Answer(status, headers) => {
             if status == StatusCode::TOO_MANY_REQUESTS {
-                Verdict::Retry {
+                Some(Retry {
                     reason: Reason::Status(status),
                     server_wait: requested_wait(status, headers, SystemTime::now()),
-                }
+                })
             } else if idempotent && TRANSIENT_STATUSES.contains(&status) {
                 let server_wait = if status == StatusCode::SERVICE_UNAVAILABLE {
                     headers
@@ -1111,15 +1135,15 @@ fn classify(method: &Method, result: &reqwest::Result<reqwest::Response>) -> Ver
                 } else {
                     None
                 };
-                Verdict::Retry {
+                Some(Retry {
                     reason: Reason::Status(status),
                     server_wait,
-                }
+                })
             } else {
-                Verdict::Done
+                None
             }
         }
-        Err(error) => {
+        View::Failed(error) => {
             // A connect error happens before any byte of the request is written, so even a
             // POST can be sent again. Anything later may have reached the server.
             let kind = if error.is_connect() {
@@ -1133,14 +1157,12 @@ fn classify(method: &Method, result: &reqwest::Result<reqwest::Response>) -> Ver
             } else {
                 None
             };
-            match kind {
-                Some(kind) => Verdict::Retry {
-                    reason: Reason::Error(kind),
-                    server_wait: None,
-                },
-                None => Verdict::Done,
-            }
+            kind.map(|kind| Retry {
+                reason: Reason::Error(kind),
+                server_wait: None,
+            })
         }
+        View::Final => None,
     }
 }
 
@@ -1372,7 +1394,8 @@ mod tests {
     /// Shows `response` to the gate as the engine does, headers read once.
     fn observe(gate: &RateLimitGate, response: &reqwest::Response, ticket: &Ticket<'_>) {
         gate.observe(
-            response,
+            response.status(),
+            response.headers(),
             RateLimit::from_headers(response.headers()),
             ticket,
         );

@@ -2,7 +2,6 @@
 //! progenitor hooks every generated operation passes through, and the mapping of generated
 //! results into the crate's [`Response`] and [`Error`].
 
-use std::cell::RefCell;
 use std::future::Future;
 use std::time::Duration;
 
@@ -48,21 +47,14 @@ impl std::fmt::Debug for Transport {
     }
 }
 
-/// What the hooks learned about one call, read back when the call returns.
-///
-/// Kept small: the task-local value is swapped in and out on every poll of the call.
-#[derive(Debug, Default, Clone)]
-pub(crate) struct CallRecord {
-    /// Requests sent.
-    pub(crate) attempts: u32,
-    pub(crate) status: Option<reqwest::StatusCode>,
-    pub(crate) rate_limit: Option<crate::ratelimit::RateLimit>,
-    pub(crate) request_id: Option<String>,
-}
-
-tokio::task_local! {
-    // Held by the call's own future and read back from it when the call ends: no allocation.
-    static CALL: RefCell<CallRecord>;
+/// One operation of an API, as its spec describes it. build.rs writes one static per operation
+/// (module `operations` of each generated client), so names and methods come from the spec alone.
+#[derive(Debug)]
+pub(crate) struct Operation {
+    /// The spec's `operationId`, which errors and tracing events name.
+    pub(crate) id: &'static str,
+    /// The HTTP method, which decides what may be retried.
+    pub(crate) method: reqwest::Method,
 }
 
 impl Transport {
@@ -73,93 +65,56 @@ impl Transport {
         }
     }
 
-    /// Sends a prepared request through the retry engine and records what happened.
+    /// Runs one generated operation under the retry policy and maps its outcome into the
+    /// crate's types.
     ///
-    /// `operation` is the spec's operationId (build.rs puts it in the generated code). Returns
-    /// the engine's future with the recording mapped onto it rather than being an `async fn`,
-    /// which would keep the request in its future twice (see [`retry::execute`]).
-    pub(crate) fn execute(
-        &self,
-        request: reqwest::Request,
-        operation: &'static str,
-    ) -> impl Future<Output = reqwest::Result<reqwest::Response>> + Send + '_ {
-        let sent = retry::execute(
-            &self.http,
-            &self.retry,
-            &self.gate,
-            request,
-            self.service.as_str(),
-            operation,
-        );
-        // A combinator, not an `async` block: awaiting a captured future moves it into a second
-        // slot of the block's own future.
-        sent.map(|(result, attempts)| {
-            let _ = CALL.try_with(|record| {
-                // Borrows never outlive these closures; `try_` keeps even a surprise from
-                // panicking.
-                let Ok(mut record) = record.try_borrow_mut() else {
-                    return;
-                };
-                record.attempts = attempts.attempts;
-                record.rate_limit = attempts.rate_limit;
-                if let Ok(response) = &result {
-                    record.status = Some(response.status());
-                    record.request_id = ratelimit::request_id(response.headers());
-                }
-            });
-            result
-        })
-    }
-
-    /// Runs one generated operation and maps its outcome into the crate's types.
-    ///
-    /// The operation's future is made here, from `make_call`, rather than passed in: a future
-    /// received by value would be stored twice in this call's state (as the argument and while
-    /// awaited), doubling the size of every enclosing future and the bytes copied as it moves.
+    /// Each attempt runs `make_call` again: the generated operation builds its request afresh
+    /// (through the `pre` and `exec` hooks), so nothing is copied in case a retry follows, and a
+    /// call that succeeds at once pays nothing for retries it did not need.
     pub(crate) async fn call<T, E, F>(
         &self,
-        operation: &'static str,
-        make_call: impl FnOnce() -> F,
+        operation: &'static Operation,
+        make_call: impl Fn() -> F + Send + Sync,
     ) -> Result<Response<T>>
     where
-        F: Future<Output = std::result::Result<ResponseValue<T>, GenError<E>>>,
+        T: serde::de::DeserializeOwned + Send,
+        F: Future<Output = std::result::Result<ResponseValue<T>, GenError<E>>> + Send,
+        E: Send,
     {
-        let record = RefCell::new(CallRecord::default());
-        // In a block so that the operation's future is gone before the error path awaits.
-        let (result, mut record) = {
-            let mut scoped = std::pin::pin!(CALL.scope(record, make_call()));
-            let result = scoped.as_mut().await;
-            let record = scoped.as_mut().take_value().map(RefCell::into_inner);
-            (result, record.unwrap_or_default())
-        };
+        let call = retry::Call::new(
+            &self.retry,
+            &self.gate,
+            self.service.as_str(),
+            operation.id,
+            operation.method.clone(),
+        );
+        let (result, attempts) = retry::drive(call, retry::Rerun(make_call), ()).await;
+        let attempt_count = attempts.attempts.max(1);
         match result {
             Ok(value) => {
                 let status = value.status();
-                // A success means `exec` ran and recorded the answer's request id and rate limit
-                // (`decode_json` does not copy the headers into `value`).
-                let request_id = record.request_id.take();
-                let rate_limit = record.rate_limit;
-                let attempts = record.attempts.max(1);
+                let request_id = ratelimit::request_id(value.headers());
                 Ok(Response::new(
                     value.into_inner(),
                     status,
                     request_id,
-                    rate_limit,
-                    attempts,
+                    attempts.rate_limit,
+                    attempt_count,
                 ))
             }
             // Boxed: the error path's future would otherwise enlarge every call's future.
-            Err(err) => Err(Box::pin(self.map_error(operation, err, &record)).await),
+            Err(err) => {
+                Err(Box::pin(self.map_error::<T, E>(operation.id, err, attempt_count)).await)
+            }
         }
     }
 
-    async fn map_error<E>(
+    async fn map_error<T: serde::de::DeserializeOwned, E>(
         &self,
         operation: &'static str,
         err: GenError<E>,
-        record: &CallRecord,
+        attempts: u32,
     ) -> Error {
-        let attempts = record.attempts.max(1);
         match err {
             GenError::InvalidRequest(reason) => Error::invalid("request", reason),
             GenError::Custom(reason) => Error::config(reason),
@@ -181,11 +136,16 @@ impl Transport {
             GenError::InvalidResponsePayload(body, source) => Error::Decode {
                 service: self.service,
                 operation,
-                status: record.status,
-                request_id: record.request_id.clone(),
+                status: None,
+                request_id: None,
                 body: crate::error::one_line(&String::from_utf8_lossy(&body), 200),
                 source,
             },
+            // `decode_json` hands back a success whose body it could not decode this way, with
+            // its status and headers.
+            GenError::UnexpectedResponse(response) if response.status().is_success() => {
+                self.undecodable::<T>(operation, response, attempts).await
+            }
             GenError::UnexpectedResponse(response) => {
                 crate::error_body::from_response(self.service, operation, response, attempts)
                     .await
@@ -193,14 +153,83 @@ impl Transport {
             }
         }
     }
+
+    /// The error for a success whose body does not decode as `T`: decoded again for the reason,
+    /// with the status, the request id and the start of the body.
+    async fn undecodable<T: serde::de::DeserializeOwned>(
+        &self,
+        operation: &'static str,
+        response: reqwest::Response,
+        attempts: u32,
+    ) -> Error {
+        let status = response.status();
+        let request_id = ratelimit::request_id(response.headers());
+        let body = match response.bytes().await {
+            Ok(body) => body,
+            Err(source) => {
+                return Error::Transport {
+                    service: self.service,
+                    operation,
+                    timeout: source.is_timeout(),
+                    attempts,
+                    source: source.without_url(),
+                };
+            }
+        };
+        let source = match serde_json::from_slice::<T>(&body) {
+            Err(source) => source,
+            // Unreachable with the same bytes; report the failure without a reason to show.
+            Ok(_) => serde_json::Error::io(std::io::Error::other("the body did not decode")),
+        };
+        Error::Decode {
+            service: self.service,
+            operation,
+            status: Some(status),
+            request_id,
+            body: crate::error::one_line(&String::from_utf8_lossy(&body), 200),
+            source,
+        }
+    }
+}
+
+/// What the retry engine reads from a generated operation's outcome.
+impl<T, E> retry::Outcome for std::result::Result<ResponseValue<T>, GenError<E>> {
+    fn view(&self) -> retry::View<'_> {
+        match self {
+            Ok(value) => retry::View::Answer(value.status(), value.headers()),
+            Err(GenError::ErrorResponse(value)) => {
+                retry::View::Answer(value.status(), value.headers())
+            }
+            Err(GenError::UnexpectedResponse(response)) => {
+                retry::View::Answer(response.status(), response.headers())
+            }
+            Err(GenError::CommunicationError(error)) => retry::View::Failed(error),
+            // A request that could not be built, a body cut off after its answer began: another
+            // attempt would not fare better.
+            Err(
+                GenError::InvalidRequest(_)
+                | GenError::InvalidUpgrade(_)
+                | GenError::ResponseBodyError(_)
+                | GenError::InvalidResponsePayload(..)
+                | GenError::Custom(_),
+            ) => retry::View::Final,
+        }
+    }
+
+    fn synthesized(response: reqwest::Response) -> Self {
+        Err(GenError::UnexpectedResponse(response))
+    }
 }
 
 /// Decodes a success response's JSON body; build.rs puts this in place of progenitor's
-/// `ResponseValue::from_response` in the generated code.
+/// `ResponseValue::from_response` in the generated code, and of the status check around it: an
+/// error status comes back as `UnexpectedResponse`, as the generated code would return it.
 ///
-/// Unlike that function it does not copy the response headers into the value: [`Transport`]
-/// reads what it needs from them (request id, rate limit) once, as the response arrives. Being a
-/// combinator rather than an `async fn` also keeps every operation's future smaller.
+/// The headers move into the value rather than being copied (the retry engine and
+/// [`Transport::call`] read the rate limit and the request id from them). A body that does not
+/// decode comes back as `UnexpectedResponse` too, with its success status, headers and bytes, so
+/// the error can name them; [`Transport::call`] tells it from an error status by that status.
+/// Being a combinator rather than an `async fn` keeps every operation's future smaller.
 #[allow(
     clippy::result_large_err,
     reason = "the error type is progenitor's, the one the generated code returns"
@@ -211,20 +240,24 @@ pub(crate) fn decode_json<T, E>(
 where
     T: serde::de::DeserializeOwned,
 {
+    use futures::future::Either;
     use http_body_util::BodyExt as _;
-    let status = response.status();
-    let body = http::Response::<reqwest::Body>::from(response).into_body();
-    body.collect().map(move |body| {
+    if !response.status().is_success() {
+        return Either::Left(
+            futures::future::ready(response)
+                .map(|response| Err(GenError::UnexpectedResponse(response))),
+        );
+    }
+    let (parts, body) = http::Response::<reqwest::Body>::from(response).into_parts();
+    Either::Right(body.collect().map(move |body| {
         let body = body.map_err(GenError::ResponseBodyError)?.to_bytes();
         match serde_json::from_slice(&body) {
-            Ok(inner) => Ok(ResponseValue::new(
-                inner,
-                status,
-                reqwest::header::HeaderMap::new(),
-            )),
-            Err(err) => Err(GenError::InvalidResponsePayload(body, err)),
+            Ok(inner) => Ok(ResponseValue::new(inner, parts.status, parts.headers)),
+            Err(_) => Err(GenError::UnexpectedResponse(reqwest::Response::from(
+                http::Response::from_parts(parts, body),
+            ))),
         }
-    })
+    }))
 }
 
 /// A path parameter, percent-encoded while it is formatted into the request URL.
@@ -328,14 +361,16 @@ macro_rules! impl_transport_hooks {
                 Ok(())
             }
 
-            // Not an `async fn`: one that awaited the transport's future would keep the request
-            // twice in its own future.
+            // One attempt: the retry engine runs the whole operation again for the next one
+            // (see `Transport::call`). Not an `async fn`, which would hold the request twice.
             fn exec(
                 &self,
                 request: reqwest::Request,
-                info: &progenitor_client::OperationInfo,
+                _info: &progenitor_client::OperationInfo,
             ) -> impl std::future::Future<Output = reqwest::Result<reqwest::Response>> {
-                progenitor_client::ClientInfo::inner(self).execute(request, info.operation_id)
+                progenitor_client::ClientInfo::inner(self)
+                    .http
+                    .execute(request)
             }
         }
     };

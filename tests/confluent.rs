@@ -436,6 +436,53 @@ async fn delete_plugin_and_the_idempotent_variants() {
 }
 
 #[tokio::test]
+async fn a_retried_write_is_sent_again_unchanged() {
+    // Each attempt runs the operation again, building the request anew: the retry must be the
+    // same request, body included, not a similar one.
+    let server = MockServer::start().await;
+    let client = ConfluentClient::builder()
+        .base_url(server.uri())
+        .api_key(KEY, SECRET)
+        .retry_policy(RetryPolicy::standard().initial_backoff(Duration::from_millis(1)))
+        .build()
+        .unwrap();
+    Mock::given(method("PATCH"))
+        .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "0"))
+        .up_to_n_times(2)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("PATCH"))
+        .respond_with(json_response(200, &seed_plugin()))
+        .mount(&server)
+        .await;
+    let update = PluginUpdate::new()
+        .display_name("Orders JDBC sink (v2 schema)")
+        .description("Writes orders to Postgres");
+    let updated = client
+        .environment(ENV)
+        .plugins()
+        .update(PLUGIN, &update)
+        .await
+        .unwrap();
+    assert_eq!(updated.attempts(), 3);
+    let requests = server.received_requests().await.unwrap();
+    assert_eq!(requests.len(), 3);
+    let first = &requests[0];
+    assert_eq!(first.method.as_str(), "PATCH");
+    assert!(!first.body.is_empty());
+    for again in &requests[1..] {
+        assert_eq!(again.method, first.method);
+        assert_eq!(again.url, first.url);
+        assert_eq!(again.body, first.body);
+        for name in ["authorization", "content-type", "accept", "user-agent"] {
+            assert_eq!(again.headers.get(name), first.headers.get(name), "{name}");
+        }
+        assert_eq!(again.headers.len(), first.headers.len());
+    }
+}
+
+#[tokio::test]
 async fn a_retried_call_reports_the_final_response() {
     let server = MockServer::start().await;
     let client = ConfluentClient::builder()

@@ -76,18 +76,20 @@ crate::transport::generated_client!("confluent_ccpm_v1.rs");
 /// The public Confluent Cloud API.
 pub const DEFAULT_BASE_URL: &str = "https://api.confluent.cloud";
 
-/// Operation ids, as named in the ccpm/v1 OpenAPI document.
+/// The operations of ccpm/v1 under shorter names (build.rs writes them from the spec).
 pub(crate) mod op {
-    pub(crate) const LIST_PLUGINS: &str = "listCcpmV1CustomConnectPlugins";
-    pub(crate) const CREATE_PLUGIN: &str = "createCcpmV1CustomConnectPlugin";
-    pub(crate) const GET_PLUGIN: &str = "getCcpmV1CustomConnectPlugin";
-    pub(crate) const UPDATE_PLUGIN: &str = "updateCcpmV1CustomConnectPlugin";
-    pub(crate) const DELETE_PLUGIN: &str = "deleteCcpmV1CustomConnectPlugin";
-    pub(crate) const CREATE_PRESIGNED_URL: &str = "createCcpmV1PresignedUrl";
-    pub(crate) const LIST_VERSIONS: &str = "listCcpmV1CustomConnectPluginVersions";
-    pub(crate) const CREATE_VERSION: &str = "createCcpmV1CustomConnectPluginVersion";
-    pub(crate) const GET_VERSION: &str = "getCcpmV1CustomConnectPluginVersion";
-    pub(crate) const DELETE_VERSION: &str = "deleteCcpmV1CustomConnectPluginVersion";
+    pub(crate) use super::generated::operations::{
+        CREATE_CCPM_V1_CUSTOM_CONNECT_PLUGIN as CREATE_PLUGIN,
+        CREATE_CCPM_V1_CUSTOM_CONNECT_PLUGIN_VERSION as CREATE_VERSION,
+        CREATE_CCPM_V1_PRESIGNED_URL as CREATE_PRESIGNED_URL,
+        DELETE_CCPM_V1_CUSTOM_CONNECT_PLUGIN as DELETE_PLUGIN,
+        DELETE_CCPM_V1_CUSTOM_CONNECT_PLUGIN_VERSION as DELETE_VERSION,
+        GET_CCPM_V1_CUSTOM_CONNECT_PLUGIN as GET_PLUGIN,
+        GET_CCPM_V1_CUSTOM_CONNECT_PLUGIN_VERSION as GET_VERSION,
+        LIST_CCPM_V1_CUSTOM_CONNECT_PLUGIN_VERSIONS as LIST_VERSIONS,
+        LIST_CCPM_V1_CUSTOM_CONNECT_PLUGINS as LIST_PLUGINS,
+        UPDATE_CCPM_V1_CUSTOM_CONNECT_PLUGIN as UPDATE_PLUGIN,
+    };
 }
 
 /// A client of the Confluent Cloud ccpm/v1 API. Cheap to clone; clones share connections,
@@ -287,7 +289,7 @@ impl Environment {
         let response = self
             .client
             .transport()
-            .call(op::CREATE_PRESIGNED_URL, || {
+            .call(&op::CREATE_PRESIGNED_URL, || {
                 api.create_ccpm_v1_presigned_url(&body)
             })
             .await?;

@@ -46,7 +46,7 @@ impl Plugins {
         let client = self.env.client();
         client
             .transport()
-            .call(op::CREATE_PLUGIN, || {
+            .call(&op::CREATE_PLUGIN, || {
                 client.api().create_ccpm_v1_custom_connect_plugin(&body)
             })
             .await
@@ -60,7 +60,7 @@ impl Plugins {
         let client = self.env.client();
         client
             .transport()
-            .call(op::GET_PLUGIN, || {
+            .call(&op::GET_PLUGIN, || {
                 client
                     .api()
                     .get_ccpm_v1_custom_connect_plugin(id.as_str(), self.env.id().as_str())
@@ -87,7 +87,7 @@ impl Plugins {
         let client = self.env.client();
         client
             .transport()
-            .call(op::UPDATE_PLUGIN, || {
+            .call(&op::UPDATE_PLUGIN, || {
                 client
                     .api()
                     .update_ccpm_v1_custom_connect_plugin(id.as_str(), &body)
@@ -103,7 +103,7 @@ impl Plugins {
         let client = self.env.client();
         client
             .transport()
-            .call(op::DELETE_PLUGIN, || {
+            .call(&op::DELETE_PLUGIN, || {
                 client
                     .api()
                     .delete_ccpm_v1_custom_connect_plugin(id.as_str(), self.env.id().as_str())
@@ -221,7 +221,7 @@ impl ListPlugins {
         let client = self.env.client();
         client
             .transport()
-            .call(op::LIST_PLUGINS, || {
+            .call(&op::LIST_PLUGINS, || {
                 client.api().list_ccpm_v1_custom_connect_plugins(
                     self.env.id().as_str(),
                     page_size.map(i64::from),
@@ -291,7 +291,7 @@ impl PagingState {
         let Some(token) = next_page_token(link) else {
             return Next::Fail(Error::protocol(
                 Service::Confluent,
-                op::LIST_PLUGINS,
+                op::LIST_PLUGINS.id,
                 format!(
                     "page {} links a next page without a page_token: {}",
                     self.pages,
@@ -302,7 +302,7 @@ impl PagingState {
         if !self.seen.insert(token.clone()) {
             return Next::Fail(Error::protocol(
                 Service::Confluent,
-                op::LIST_PLUGINS,
+                op::LIST_PLUGINS.id,
                 format!(
                     "page {} links a next page whose page_token was already used; \
                      stopping instead of reading the same pages again",

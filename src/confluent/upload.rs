@@ -308,7 +308,7 @@ impl UploadVersion {
                     UploadStage::RequestingUrl,
                     Error::protocol(
                         crate::error::Service::Confluent,
-                        super::op::CREATE_PRESIGNED_URL,
+                        super::op::CREATE_PRESIGNED_URL.id,
                         "the presigned URL response has no upload_id or upload_url",
                     ),
                 ));

@@ -51,7 +51,7 @@ impl PluginVersions {
         let client = self.env.client();
         let page = client
             .transport()
-            .call(op::LIST_VERSIONS, || {
+            .call(&op::LIST_VERSIONS, || {
                 client.api().list_ccpm_v1_custom_connect_plugin_versions(
                     self.plugin_id.as_str(),
                     self.env.id().as_str(),
@@ -72,7 +72,7 @@ impl PluginVersions {
         let client = self.env.client();
         client
             .transport()
-            .call(op::CREATE_VERSION, || {
+            .call(&op::CREATE_VERSION, || {
                 client
                     .api()
                     .create_ccpm_v1_custom_connect_plugin_version(self.plugin_id.as_str(), &body)
@@ -88,7 +88,7 @@ impl PluginVersions {
         let client = self.env.client();
         client
             .transport()
-            .call(op::GET_VERSION, || {
+            .call(&op::GET_VERSION, || {
                 client.api().get_ccpm_v1_custom_connect_plugin_version(
                     self.plugin_id.as_str(),
                     id.as_str(),
@@ -114,7 +114,7 @@ impl PluginVersions {
         let client = self.env.client();
         client
             .transport()
-            .call(op::DELETE_VERSION, || {
+            .call(&op::DELETE_VERSION, || {
                 client.api().delete_ccpm_v1_custom_connect_plugin_version(
                     self.plugin_id.as_str(),
                     id.as_str(),

@@ -40,6 +40,7 @@ use crate::response::Response;
 use crate::transport::{Transport, TransportConfig, common_builder_methods};
 
 crate::transport::generated_client!("golem_plugins.rs");
+use generated::operations;
 
 /// The public Golem Cloud API.
 pub const DEFAULT_BASE_URL: &str = "https://release.api.golem.cloud";
@@ -178,7 +179,7 @@ impl AccountPlugins {
         let page = self
             .client
             .transport()
-            .call("list_account_plugins", || {
+            .call(&operations::LIST_ACCOUNT_PLUGINS, || {
                 api.list_account_plugins(&self.account_id.0)
             })
             .await?;
@@ -192,7 +193,7 @@ impl AccountPlugins {
         let api = &self.client.api;
         self.client
             .transport()
-            .call("create_plugin", || {
+            .call(&operations::CREATE_PLUGIN, || {
                 api.create_plugin(&self.account_id.0, plugin)
             })
             .await
@@ -238,7 +239,9 @@ impl Plugins {
         let api = &self.client.api;
         self.client
             .transport()
-            .call("get_plugin_by_id", || api.get_plugin_by_id(&id.0))
+            .call(&operations::GET_PLUGIN_BY_ID, || {
+                api.get_plugin_by_id(&id.0)
+            })
             .await
     }
 
@@ -252,7 +255,7 @@ impl Plugins {
         let api = &self.client.api;
         self.client
             .transport()
-            .call("delete_plugin", || api.delete_plugin(&id.0))
+            .call(&operations::DELETE_PLUGIN, || api.delete_plugin(&id.0))
             .await
     }
 
