@@ -154,18 +154,29 @@ pub fn requested_wait(
 /// 1 to 256 characters of visible ASCII, so a hostile server cannot smuggle control characters
 /// or megabytes of text into logs.
 pub fn request_id(headers: &HeaderMap) -> Option<String> {
+    let value = request_id_value(headers)?;
+    // Visible ASCII is UTF-8.
+    value.to_str().ok().map(str::to_owned)
+}
+
+/// [`request_id`] as the header value itself: no copy unless surrounding whitespace had to go.
+pub(crate) fn request_id_value(headers: &HeaderMap) -> Option<HeaderValue> {
     let (_, value) = headers.iter().find(|(name, _)| {
         name.as_str().len() == REQUEST_ID_HEADER.len() && name.as_str() == REQUEST_ID_HEADER
     })?;
-    let value = value.as_bytes().trim_ascii();
-    let acceptable = !value.is_empty()
-        && value.len() <= MAX_REQUEST_ID_LEN
-        && value.iter().all(u8::is_ascii_graphic);
+    let bytes = value.as_bytes();
+    let trimmed = bytes.trim_ascii();
+    let acceptable = !trimmed.is_empty()
+        && trimmed.len() <= MAX_REQUEST_ID_LEN
+        && trimmed.iter().all(u8::is_ascii_graphic);
     if !acceptable {
         return None;
     }
-    // Visible ASCII is UTF-8.
-    std::str::from_utf8(value).ok().map(str::to_owned)
+    if trimmed.len() == bytes.len() {
+        Some(value.clone())
+    } else {
+        HeaderValue::from_bytes(trimmed).ok()
+    }
 }
 
 /// Reads a header value as a saturating decimal integer (surrounding whitespace allowed).
@@ -411,5 +422,24 @@ mod tests {
             HeaderValue::from_bytes(b"id\xff").expect("opaque value"),
         );
         assert_eq!(request_id(&non_ascii), None);
+    }
+
+    #[test]
+    fn request_id_values_are_kept_unless_trimmed() {
+        let plain = headers(&[("x-request-id", "abc-123")]);
+        let kept = request_id_value(&plain).expect("id");
+        // The header's own bytes, not a copy.
+        assert_eq!(
+            kept.as_bytes().as_ptr(),
+            plain
+                .get("x-request-id")
+                .expect("header")
+                .as_bytes()
+                .as_ptr()
+        );
+        let padded = headers(&[("x-request-id", " abc-123 ")]);
+        assert_eq!(request_id_value(&padded).expect("id"), "abc-123");
+        assert_eq!(request_id_value(&headers(&[("x-request-id", "a b")])), None);
+        assert_eq!(request_id_value(&headers(&[])), None);
     }
 }

@@ -3,6 +3,7 @@
 use std::ops::{Deref, DerefMut};
 
 use reqwest::StatusCode;
+use reqwest::header::HeaderValue;
 
 use crate::ratelimit::RateLimit;
 
@@ -14,7 +15,8 @@ use crate::ratelimit::RateLimit;
 pub struct Response<T> {
     value: T,
     status: StatusCode,
-    request_id: Option<String>,
+    /// Kept as the header value (visible ASCII, checked when read): no copy of it is made.
+    request_id: Option<HeaderValue>,
     rate_limit: Option<RateLimit>,
     attempts: u32,
 }
@@ -23,7 +25,7 @@ impl<T> Response<T> {
     pub(crate) fn new(
         value: T,
         status: StatusCode,
-        request_id: Option<String>,
+        request_id: Option<HeaderValue>,
         rate_limit: Option<RateLimit>,
         attempts: u32,
     ) -> Self {
@@ -48,7 +50,9 @@ impl<T> Response<T> {
 
     /// The server's request id (`X-Request-Id`), when it sent one.
     pub fn request_id(&self) -> Option<&str> {
-        self.request_id.as_deref()
+        self.request_id
+            .as_ref()
+            .and_then(|value| value.to_str().ok())
     }
 
     /// The rate-limit state the server reported (`X-RateLimit-*`; `reset` is relative).

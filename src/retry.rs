@@ -64,6 +64,8 @@
 //! ```
 
 use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime};
 
@@ -286,6 +288,27 @@ struct GateShared {
     state: Mutex<GateState>,
     /// Woken whenever a request finishes, so requests waiting for a probe can look again.
     finished: Notify,
+    /// Requests passing the gate the slow way, which may wait on `finished`; while there are
+    /// none, a finishing request wakes nobody.
+    watchers: AtomicUsize,
+}
+
+/// Counts a request among the gate's watchers while it lives.
+struct Watching<'a>(&'a GateShared);
+
+impl<'a> Watching<'a> {
+    fn new(shared: &'a GateShared) -> Self {
+        // Counted before the request looks at the gate: a request finishing after that look
+        // sees the count (the look and the finish both take the state's lock) and wakes it.
+        shared.watchers.fetch_add(1, Ordering::SeqCst);
+        Watching(shared)
+    }
+}
+
+impl Drop for Watching<'_> {
+    fn drop(&mut self) {
+        self.0.watchers.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 #[derive(Debug, Default)]
@@ -358,7 +381,9 @@ impl Drop for Ticket<'_> {
             let mut state = self.gate.lock();
             state.in_flight = state.in_flight.saturating_sub(1);
         }
-        self.gate.shared.finished.notify_waiters();
+        if self.gate.shared.watchers.load(Ordering::SeqCst) > 0 {
+            self.gate.shared.finished.notify_waiters();
+        }
     }
 }
 
@@ -400,7 +425,11 @@ impl RateLimitGate {
 
     /// Decides whether a request may be sent now.
     fn admit(&self) -> Admission<'_> {
-        let now = Instant::now();
+        self.admit_at(Instant::now())
+    }
+
+    /// [`admit`](Self::admit) with the current time given.
+    fn admit_at(&self, now: Instant) -> Admission<'_> {
         let mut guard = self.lock();
         let state = &mut *guard;
         if let Some(left) = state
@@ -734,38 +763,41 @@ where
     S::Next: 'a,
 {
     async move {
+        let now = Instant::now();
         call.deadline = call
             .policy
             .deadline
-            .and_then(|limit| Instant::now().checked_add(limit));
+            .and_then(|limit| now.checked_add(limit));
         let ticket = if call.policy.share_rate_limits {
-            match call.gate.admit() {
+            match call.gate.admit_at(now) {
                 Admission::Send(ticket) => Some(ticket),
                 Admission::Wait(_) | Admission::AwaitAnswer => {
-                    let rest = call.keep_trying(&source, first, Attempts::default(), None);
-                    return Box::pin(rest).await;
+                    return call.wait_for_gate(&source, first).await;
                 }
             }
         } else {
             None
         };
-        let (sent, spare) = source.send(first, call.policy.max_retries > 0);
-        let outcome = sent.await;
-        let mut attempts = Attempts {
-            attempts: 1,
-            ..Attempts::default()
+        // In a block that ends before the rest is awaited: locals still in scope at an `.await`
+        // keep their place in the future, even once moved out.
+        let rest = {
+            let (sent, spare) = source.send(first, call.policy.max_retries > 0);
+            let outcome = sent.await;
+            let mut attempts = Attempts {
+                attempts: 1,
+                ..Attempts::default()
+            };
+            let Some(retry) = call.settle(&outcome, ticket, &mut attempts) else {
+                return (outcome, attempts);
+            };
+            let failure = Failure {
+                outcome,
+                retry,
+                spare,
+            };
+            call.retry_after(&source, failure, attempts)
         };
-        match call.settle(&outcome, ticket, &mut attempts) {
-            None => (outcome, attempts),
-            Some(retry) => {
-                let failure = Failure {
-                    outcome,
-                    retry,
-                    spare,
-                };
-                Box::pin(call.keep_trying_after(&source, failure, attempts)).await
-            }
-        }
+        rest.await
     }
 }
 
@@ -855,6 +887,38 @@ impl<'a> Call<'a> {
             attempts.give_up = failed.then_some(GiveUp::NotRetryable);
         }
         retry
+    }
+
+    /// The rest of a call the gate did not admit at once, boxed. Out of line and cold, so the
+    /// common path's code stays compact.
+    #[cold]
+    #[inline(never)]
+    fn wait_for_gate<S: Source>(
+        self,
+        source: &'a S,
+        first: S::Next,
+    ) -> Pin<Box<impl Future<Output = (S::Outcome, Attempts)> + 'a>>
+    where
+        S::Next: 'a,
+    {
+        Box::pin(self.keep_trying(source, first, Attempts::default(), None))
+    }
+
+    /// The rest of a call whose first attempt failed in a retryable way, boxed. Out of line and
+    /// cold, so the common path's code stays compact.
+    #[cold]
+    #[inline(never)]
+    fn retry_after<S: Source>(
+        self,
+        source: &'a S,
+        failure: Failure<S::Outcome, S::Next>,
+        attempts: Attempts,
+    ) -> Pin<Box<impl Future<Output = (S::Outcome, Attempts)> + 'a>>
+    where
+        S::Outcome: 'a,
+        S::Next: 'a,
+    {
+        Box::pin(self.keep_trying_after(source, failure, attempts))
     }
 
     /// Continues a call whose last attempt failed in a retryable way.
@@ -1007,6 +1071,7 @@ impl<'a> Call<'a> {
     /// Waits until the client's gate admits the request. On refusal returns why, with the
     /// remaining pause.
     async fn pass_gate(&self) -> Result<Ticket<'a>, (GiveUp, Duration)> {
+        let _watching = Watching::new(&self.gate.shared);
         loop {
             // Registered before looking at the gate, so a request finishing in between is seen.
             let finished = self.gate.shared.finished.notified();
@@ -1118,6 +1183,11 @@ impl Reason {
 /// Decides whether an outcome may be retried (`None` when it is final); see the module
 /// documentation for the rules.
 fn classify(method: &Method, view: &View<'_>) -> Option<Retry> {
+    if let View::Answer(status, _) = view
+        && status.is_success()
+    {
+        return None;
+    }
     let idempotent = IDEMPOTENT_METHODS.contains(method);
     match *view {
         View::Answer(status, headers) => {
@@ -1511,6 +1581,37 @@ mod tests {
         let rest: Vec<_> = (0..2).map(|_| ticket(&gate)).collect();
         assert!(rest.iter().all(|t| !t.probe));
         assert!(matches!(gate.admit(), Admission::AwaitAnswer));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_answered_probe_wakes_the_requests_waiting_for_it() {
+        let gate = RateLimitGate::new();
+        let first = ticket(&gate);
+        observe(
+            &gate,
+            &answer(429, &[("retry-after", "1"), ("x-ratelimit-limit", "3")]),
+            &first,
+        );
+        drop(first);
+        tokio::time::advance(told_to_wait(&gate)).await;
+        drop((0..3).map(|_| ticket(&gate)).collect::<Vec<_>>());
+        let probe = ticket(&gate);
+        assert!(probe.probe);
+        let policy = RetryPolicy::standard();
+        let call = Call::new(&policy, &gate, "test", "op", Method::GET);
+        let started = Instant::now();
+        let waiting = call.pass_gate();
+        let answered = async {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            observe(&gate, &answer(200, &[]), &probe);
+            drop(probe);
+        };
+        let (admitted, ()) = tokio::join!(waiting, answered);
+        let admitted = admitted.map_err(|(give_up, _)| give_up).expect("admitted");
+        assert!(!admitted.probe);
+        // Woken by the answer, not by the periodic look at the gate.
+        assert_eq!(started.elapsed(), Duration::from_millis(50));
+        assert!(PROBE_RECHECK > Duration::from_millis(50));
     }
 
     #[tokio::test(start_paused = true)]

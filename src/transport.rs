@@ -93,7 +93,7 @@ impl Transport {
         match result {
             Ok(value) => {
                 let status = value.status();
-                let request_id = ratelimit::request_id(value.headers());
+                let request_id = ratelimit::request_id_value(value.headers());
                 Ok(Response::new(
                     value.into_inner(),
                     status,
@@ -102,11 +102,23 @@ impl Transport {
                     attempt_count,
                 ))
             }
-            // Boxed: the error path's future would otherwise enlarge every call's future.
-            Err(err) => {
-                Err(Box::pin(self.map_error::<T, E>(operation.id, err, attempt_count)).await)
-            }
+            Err(err) => Err(self
+                .error_from::<T, E>(operation.id, err, attempt_count)
+                .await),
         }
+    }
+
+    /// [`map_error`](Self::map_error), boxed: the error path's future would otherwise enlarge
+    /// every call's future. Out of line and cold, so the common path's code stays compact.
+    #[cold]
+    #[inline(never)]
+    fn error_from<'a, T: serde::de::DeserializeOwned + 'a, E: 'a>(
+        &'a self,
+        operation: &'static str,
+        err: GenError<E>,
+        attempts: u32,
+    ) -> std::pin::Pin<Box<impl Future<Output = Error> + 'a>> {
+        Box::pin(self.map_error::<T, E>(operation, err, attempts))
     }
 
     async fn map_error<T: serde::de::DeserializeOwned, E>(
@@ -241,7 +253,6 @@ where
     T: serde::de::DeserializeOwned,
 {
     use futures::future::Either;
-    use http_body_util::BodyExt as _;
     if !response.status().is_success() {
         return Either::Left(
             futures::future::ready(response)
@@ -249,8 +260,8 @@ where
         );
     }
     let (parts, body) = http::Response::<reqwest::Body>::from(response).into_parts();
-    Either::Right(body.collect().map(move |body| {
-        let body = body.map_err(GenError::ResponseBodyError)?.to_bytes();
+    Either::Right(ReadBody::new(body).map(move |body| {
+        let body = body.map_err(GenError::ResponseBodyError)?;
         match serde_json::from_slice(&body) {
             Ok(inner) => Ok(ResponseValue::new(inner, parts.status, parts.headers)),
             Err(_) => Err(GenError::UnexpectedResponse(reqwest::Response::from(
@@ -258,6 +269,68 @@ where
             ))),
         }
     }))
+}
+
+/// Reads a whole response body. A body that arrives in one frame (a JSON answer with a
+/// `Content-Length` usually does) is returned as it came; frames after the first are joined in a
+/// buffer. Trailers are ignored.
+///
+/// Smaller than `http_body_util::Collect`, which keeps room for trailers in every call's future.
+struct ReadBody {
+    body: reqwest::Body,
+    first: Option<bytes::Bytes>,
+    joined: Option<bytes::BytesMut>,
+}
+
+impl ReadBody {
+    fn new(body: reqwest::Body) -> Self {
+        ReadBody {
+            body,
+            first: None,
+            joined: None,
+        }
+    }
+}
+
+impl Future for ReadBody {
+    type Output = reqwest::Result<bytes::Bytes>;
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        use http_body::Body as _;
+        use std::task::Poll;
+        let this = self.get_mut();
+        loop {
+            let frame = match std::pin::Pin::new(&mut this.body).poll_frame(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(None) => {
+                    let body = match (this.joined.take(), this.first.take()) {
+                        (Some(joined), _) => joined.freeze(),
+                        (None, Some(first)) => first,
+                        (None, None) => bytes::Bytes::new(),
+                    };
+                    return Poll::Ready(Ok(body));
+                }
+                Poll::Ready(Some(Err(error))) => return Poll::Ready(Err(error)),
+                Poll::Ready(Some(Ok(frame))) => frame,
+            };
+            let Ok(data) = frame.into_data() else {
+                continue;
+            };
+            if let Some(joined) = &mut this.joined {
+                joined.extend_from_slice(&data);
+            } else if let Some(first) = this.first.take() {
+                let mut joined = bytes::BytesMut::with_capacity(first.len() + data.len());
+                joined.extend_from_slice(&first);
+                joined.extend_from_slice(&data);
+                this.joined = Some(joined);
+            } else {
+                this.first = Some(data);
+            }
+        }
+    }
 }
 
 /// A path parameter, percent-encoded while it is formatted into the request URL.
@@ -562,6 +635,51 @@ pub(crate) use common_builder_methods;
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    fn streamed(chunks: Vec<std::io::Result<&'static [u8]>>) -> reqwest::Body {
+        let chunks = chunks
+            .into_iter()
+            .map(|chunk| chunk.map(bytes::Bytes::from_static));
+        reqwest::Body::wrap_stream(futures::stream::iter(chunks))
+    }
+
+    #[tokio::test]
+    async fn a_body_in_one_frame_is_returned_as_it_came() {
+        let sent = bytes::Bytes::from_static(b"{\"id\":\"p-1\"}");
+        let read = ReadBody::new(reqwest::Body::from(sent.clone()))
+            .await
+            .unwrap();
+        assert_eq!(read, sent);
+        // The same buffer, not a copy.
+        assert_eq!(read.as_ptr(), sent.as_ptr());
+    }
+
+    #[tokio::test]
+    async fn a_body_in_many_frames_is_joined_in_order() {
+        let body = streamed(vec![Ok(b"{\"id\""), Ok(b""), Ok(b":\"p-1"), Ok(b"\"}")]);
+        let read = ReadBody::new(body).await.unwrap();
+        assert_eq!(&read[..], b"{\"id\":\"p-1\"}");
+    }
+
+    #[tokio::test]
+    async fn an_empty_body_reads_as_empty() {
+        assert!(ReadBody::new(streamed(vec![])).await.unwrap().is_empty());
+        let empty = reqwest::Body::from(Vec::<u8>::new());
+        assert!(ReadBody::new(empty).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_body_cut_off_is_an_error() {
+        let body = streamed(vec![
+            Ok(b"{\"id\""),
+            Err(std::io::Error::new(
+                std::io::ErrorKind::ConnectionReset,
+                "reset",
+            )),
+        ]);
+        let err = ReadBody::new(body).await.unwrap_err();
+        assert!(err.is_body() || err.is_decode(), "{err:?}");
+    }
 
     #[test]
     fn path_segments_are_encoded_like_progenitor_does() {
