@@ -96,9 +96,15 @@ pub(crate) mod op {
 /// credentials and rate-limit state.
 #[derive(Clone)]
 pub struct ConfluentClient {
-    api: Arc<generated::Client>,
+    /// One allocation for everything clones share, so a clone is one reference count.
+    shared: Arc<Shared>,
+}
+
+/// What the clones of one [`ConfluentClient`] share.
+struct Shared {
+    api: generated::Client,
     /// Each plugin's cloud, learned once: it is fixed when the plugin is created.
-    clouds: Arc<Mutex<HashMap<(EnvironmentId, PluginId), Cloud>>>,
+    clouds: Mutex<HashMap<(EnvironmentId, PluginId), Cloud>>,
 }
 
 /// Entries kept in the cloud cache before it starts over.
@@ -147,8 +153,10 @@ impl ConfluentClientBuilder {
     pub fn build(self) -> Result<ConfluentClient> {
         let api = connect(self.config, Service::Confluent, DEFAULT_BASE_URL)?;
         Ok(ConfluentClient {
-            api: Arc::new(api),
-            clouds: Arc::default(),
+            shared: Arc::new(Shared {
+                api,
+                clouds: Mutex::default(),
+            }),
         })
     }
 }
@@ -218,15 +226,15 @@ impl ConfluentClient {
     }
 
     pub(crate) fn transport(&self) -> &Transport {
-        progenitor_client::ClientInfo::inner(&*self.api)
+        progenitor_client::ClientInfo::inner(&self.shared.api)
     }
 
     pub(crate) fn api(&self) -> &generated::Client {
-        &self.api
+        &self.shared.api
     }
 
     pub(crate) fn cached_cloud(&self, env: &EnvironmentId, plugin: &PluginId) -> Option<Cloud> {
-        let cache = self.clouds.lock().ok()?;
+        let cache = self.shared.clouds.lock().ok()?;
         cache.get(&(env.clone(), plugin.clone())).cloned()
     }
 
@@ -234,7 +242,7 @@ impl ConfluentClient {
         if !cloud.is_known() {
             return;
         }
-        if let Ok(mut cache) = self.clouds.lock() {
+        if let Ok(mut cache) = self.shared.clouds.lock() {
             if cache.len() >= MAX_CACHED_CLOUDS {
                 cache.clear();
             }
