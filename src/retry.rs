@@ -1561,21 +1561,27 @@ mod tests {
         assert!(wait > Duration::from_millis(900) && wait <= Duration::from_secs(1));
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn an_admitted_probe_reopens_with_the_rest_of_the_limit() {
-        let gate = RateLimitGate::new();
-        let first = ticket(&gate);
+    /// A 429 taught the gate a limit of 3; after its pause, 3 requests spend the new window
+    /// (whose end no answer told) and the next one goes out as the probe, returned.
+    async fn probe_after_a_spent_window(gate: &RateLimitGate) -> Ticket<'_> {
+        let first = ticket(gate);
         observe(
-            &gate,
+            gate,
             &answer(429, &[("retry-after", "1"), ("x-ratelimit-limit", "3")]),
             &first,
         );
         drop(first);
-        tokio::time::advance(told_to_wait(&gate)).await;
-        let spent: Vec<_> = (0..3).map(|_| ticket(&gate)).collect();
-        drop(spent);
-        let probe = ticket(&gate);
+        tokio::time::advance(told_to_wait(gate)).await;
+        drop((0..3).map(|_| ticket(gate)).collect::<Vec<_>>());
+        let probe = ticket(gate);
         assert!(probe.probe);
+        probe
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_admitted_probe_reopens_with_the_rest_of_the_limit() {
+        let gate = RateLimitGate::new();
+        let probe = probe_after_a_spent_window(&gate).await;
         observe(&gate, &answer(200, &[]), &probe);
         drop(probe);
         let rest: Vec<_> = (0..2).map(|_| ticket(&gate)).collect();
@@ -1586,17 +1592,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn an_answered_probe_wakes_the_requests_waiting_for_it() {
         let gate = RateLimitGate::new();
-        let first = ticket(&gate);
-        observe(
-            &gate,
-            &answer(429, &[("retry-after", "1"), ("x-ratelimit-limit", "3")]),
-            &first,
-        );
-        drop(first);
-        tokio::time::advance(told_to_wait(&gate)).await;
-        drop((0..3).map(|_| ticket(&gate)).collect::<Vec<_>>());
-        let probe = ticket(&gate);
-        assert!(probe.probe);
+        let probe = probe_after_a_spent_window(&gate).await;
         let policy = RetryPolicy::standard();
         let call = Call::new(&policy, &gate, "test", "op", Method::GET);
         let started = Instant::now();

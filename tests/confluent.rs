@@ -111,6 +111,18 @@ fn next_link(token: &str) -> String {
     format!("https://api.confluent.cloud/ccpm/v1/plugins?environment={ENV}&page_token={token}")
 }
 
+/// A server and a client with the standard retries, backing off 1 ms.
+async fn setup_retrying() -> (MockServer, ConfluentClient) {
+    let server = MockServer::start().await;
+    let client = ConfluentClient::builder()
+        .base_url(server.uri())
+        .api_key(KEY, SECRET)
+        .retry_policy(RetryPolicy::standard().initial_backoff(Duration::from_millis(1)))
+        .build()
+        .unwrap();
+    (server, client)
+}
+
 async fn setup() -> (MockServer, ConfluentClient) {
     let server = MockServer::start().await;
     let client = ConfluentClient::builder()
@@ -439,13 +451,7 @@ async fn delete_plugin_and_the_idempotent_variants() {
 async fn a_retried_write_is_sent_again_unchanged() {
     // Each attempt runs the operation again, building the request anew: the retry must be the
     // same request, body included, not a similar one.
-    let server = MockServer::start().await;
-    let client = ConfluentClient::builder()
-        .base_url(server.uri())
-        .api_key(KEY, SECRET)
-        .retry_policy(RetryPolicy::standard().initial_backoff(Duration::from_millis(1)))
-        .build()
-        .unwrap();
+    let (server, client) = setup_retrying().await;
     Mock::given(method("PATCH"))
         .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "0"))
         .up_to_n_times(2)
@@ -484,13 +490,7 @@ async fn a_retried_write_is_sent_again_unchanged() {
 
 #[tokio::test]
 async fn a_retried_call_reports_the_final_response() {
-    let server = MockServer::start().await;
-    let client = ConfluentClient::builder()
-        .base_url(server.uri())
-        .api_key(KEY, SECRET)
-        .retry_policy(RetryPolicy::standard().initial_backoff(Duration::from_millis(1)))
-        .build()
-        .unwrap();
+    let (server, client) = setup_retrying().await;
     Mock::given(method("GET"))
         .and(path(format!("/ccpm/v1/plugins/{PLUGIN}")))
         .respond_with(
