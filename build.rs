@@ -158,6 +158,7 @@ fn generate(path: &Path, out_dir: &Path) -> Result<(), String> {
     let decoding = use_own_json_decoder(&mut file)?;
     format_path_segments_in_place(&mut file)?;
     scope_request_to_its_sending(&mut file, operation_count(&spec), decoding)?;
+    box_decoded_values(&mut file, decoding)?;
     describe_operations(&mut file, &spec)?;
     let code = prettyplease::unparse(&file);
     let out = out_dir.join(format!("{}.rs", stem.replace('-', "_")));
@@ -386,6 +387,67 @@ fn scope_request_to_its_sending(
     Ok(())
 }
 
+/// Makes each operation that decodes a JSON body return the value boxed:
+/// `Result<ResponseValue<T>, Error<E>>` becomes `Result<ResponseValue<Box<T>>, Error<E>>`.
+/// The value then travels from the operation through the retry engine to the caller as a
+/// pointer; by value, every async layer on the way copies it (a Confluent plugin is 352 bytes).
+/// The build fails unless every operation that decodes a body (`decoding` of them) was changed.
+fn box_decoded_values(file: &mut syn::File, decoding: usize) -> Result<(), String> {
+    use quote::ToTokens as _;
+    use syn::visit_mut::VisitMut;
+
+    /// The first type argument of the last segment of `ty`, if it is named `name`.
+    fn first_argument<'t>(ty: &'t mut syn::Type, name: &str) -> Option<&'t mut syn::Type> {
+        let syn::Type::Path(path) = ty else {
+            return None;
+        };
+        let last = path.path.segments.last_mut()?;
+        if last.ident != name {
+            return None;
+        }
+        let syn::PathArguments::AngleBracketed(arguments) = &mut last.arguments else {
+            return None;
+        };
+        match arguments.args.first_mut()? {
+            syn::GenericArgument::Type(ty) => Some(ty),
+            _ => None,
+        }
+    }
+
+    struct Boxer {
+        boxed: usize,
+    }
+    impl VisitMut for Boxer {
+        fn visit_impl_item_fn_mut(&mut self, function: &mut syn::ImplItemFn) {
+            let decodes = function
+                .block
+                .to_token_stream()
+                .to_string()
+                .contains("crate :: transport :: decode_json");
+            if decodes
+                && let syn::ReturnType::Type(_, output) = &mut function.sig.output
+                && let Some(value) = first_argument(output, "Result")
+                    .and_then(|ok| first_argument(ok, "ResponseValue"))
+            {
+                let unboxed = value.clone();
+                *value = syn::parse_quote! { ::std::boxed::Box<#unboxed> };
+                self.boxed += 1;
+            }
+            syn::visit_mut::visit_impl_item_fn_mut(self, function);
+        }
+    }
+    let mut boxer = Boxer { boxed: 0 };
+    boxer.visit_file_mut(file);
+    if boxer.boxed != decoding {
+        return Err(format!(
+            "expected {decoding} operations to return a decoded value, boxed the value of {}; \
+             the generated code changed shape",
+            boxer.boxed
+        ));
+    }
+    Ok(())
+}
+
 /// Appends module `operations` to the generated client: one `crate::transport::Operation` static
 /// per operation, with the spec's `operationId` and method, named after the `operationId` in upper
 /// snake case (`getCcpmV1CustomConnectPlugin` is `GET_CCPM_V1_CUSTOM_CONNECT_PLUGIN`). The
@@ -424,6 +486,8 @@ fn describe_operations(file: &mut syn::File, spec: &openapiv3::OpenAPI) -> Resul
 
 /// progenitor adds an `api-version` header to every request; neither API uses it, so the
 /// statement is removed from each operation here rather than the header from each request.
+/// An operation left with no header to add loses its empty header map too, and the
+/// `.headers(header_map)` step that copied it into the request.
 /// The build fails if the generated code stops matching, instead of silently sending it.
 fn strip_api_version_header(file: &mut syn::File, operations: usize) -> Result<(), String> {
     use quote::ToTokens as _;
@@ -431,6 +495,26 @@ fn strip_api_version_header(file: &mut syn::File, operations: usize) -> Result<(
 
     struct Strip {
         removed: usize,
+        maps_removed: usize,
+    }
+    /// Drops `.headers(header_map)` from a request builder chain.
+    struct UnusedHeaderMap {
+        removed: usize,
+    }
+    impl VisitMut for UnusedHeaderMap {
+        fn visit_expr_mut(&mut self, expr: &mut syn::Expr) {
+            if let syn::Expr::MethodCall(call) = expr
+                && call.method == "headers"
+                && call.args.len() == 1
+                && call.args[0].to_token_stream().to_string() == "header_map"
+            {
+                *expr = (*call.receiver).clone();
+                self.removed += 1;
+                self.visit_expr_mut(expr);
+                return;
+            }
+            syn::visit_mut::visit_expr_mut(self, expr);
+        }
     }
     impl VisitMut for Strip {
         fn visit_block_mut(&mut self, block: &mut syn::Block) {
@@ -441,31 +525,42 @@ fn strip_api_version_header(file: &mut syn::File, operations: usize) -> Result<(
             });
             if block.stmts.len() != before {
                 self.removed += before - block.stmts.len();
-                // With no header left to add, the map needs neither `mut` nor an allocation.
+                // With no header left to add, neither the map nor the step that copies it is needed.
                 let appends = block.stmts.iter().any(|stmt| {
                     stmt.to_token_stream()
                         .to_string()
                         .contains("header_map . append")
                 });
                 if !appends {
-                    for stmt in &mut block.stmts {
-                        if stmt
+                    block.stmts.retain(|stmt| {
+                        !stmt
                             .to_token_stream()
                             .to_string()
                             .starts_with("let mut header_map")
-                        {
-                            *stmt = syn::parse_quote! {
-                                let header_map = ::reqwest::header::HeaderMap::new();
-                            };
-                        }
+                    });
+                    let mut unused = UnusedHeaderMap { removed: 0 };
+                    for stmt in &mut block.stmts {
+                        unused.visit_stmt_mut(stmt);
                     }
+                    self.maps_removed += unused.removed;
                 }
             }
             syn::visit_mut::visit_block_mut(self, block);
         }
     }
-    let mut strip = Strip { removed: 0 };
+    let mut strip = Strip {
+        removed: 0,
+        maps_removed: 0,
+    };
     strip.visit_file_mut(file);
+    let text = file.to_token_stream().to_string();
+    if text.contains("headers (header_map)") && !text.contains("header_map . append") {
+        return Err(format!(
+            "removed {} unused header maps but one is still passed to a request; \
+             the generated code changed shape",
+            strip.maps_removed
+        ));
+    }
     if strip.removed != operations {
         return Err(format!(
             "expected to remove progenitor's api-version header from {operations} operations, \

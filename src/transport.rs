@@ -47,6 +47,30 @@ impl std::fmt::Debug for Transport {
     }
 }
 
+/// What a generated operation returns on success: the decoded value boxed (build.rs boxes
+/// every decoded body), or `()` for an operation without one.
+pub(crate) trait Decoded {
+    /// The value inside.
+    type Value;
+    /// The value, boxed.
+    fn into_boxed(self) -> Box<Self::Value>;
+}
+
+impl<T> Decoded for Box<T> {
+    type Value = T;
+    fn into_boxed(self) -> Box<T> {
+        self
+    }
+}
+
+impl Decoded for () {
+    type Value = ();
+    fn into_boxed(self) -> Box<()> {
+        // A zero-sized value: this allocates nothing.
+        Box::new(())
+    }
+}
+
 /// One operation of an API, as its spec describes it. build.rs writes one static per operation
 /// (module `operations` of each generated client), so names and methods come from the spec alone.
 #[derive(Debug)]
@@ -75,9 +99,9 @@ impl Transport {
         &self,
         operation: &'static Operation,
         make_call: impl Fn() -> F + Send + Sync,
-    ) -> Result<Response<T>>
+    ) -> Result<Response<T::Value>>
     where
-        T: serde::de::DeserializeOwned + Send,
+        T: Decoded + serde::de::DeserializeOwned + Send,
         F: Future<Output = std::result::Result<ResponseValue<T>, GenError<E>>> + Send,
         E: Send,
     {
@@ -95,7 +119,7 @@ impl Transport {
                 let status = value.status();
                 let request_id = ratelimit::request_id_value(value.headers());
                 Ok(Response::new(
-                    value.into_inner(),
+                    value.into_inner().into_boxed(),
                     status,
                     request_id,
                     attempts.rate_limit,
