@@ -157,6 +157,7 @@ fn generate(path: &Path, out_dir: &Path) -> Result<(), String> {
     strip_api_version_header(&mut file, operation_count(&spec))?;
     let decoding = use_own_json_decoder(&mut file)?;
     format_path_segments_in_place(&mut file)?;
+    build_urls_from_the_parsed_base(&mut file, operation_count(&spec))?;
     scope_request_to_its_sending(&mut file, operation_count(&spec), decoding)?;
     box_decoded_values(&mut file, decoding)?;
     describe_operations(&mut file, &spec)?;
@@ -263,6 +264,58 @@ fn format_path_segments_in_place(file: &mut syn::File) -> Result<(), String> {
         return Err(format!(
             "{} `encode_path` call(s) of an unknown shape; the generated code changed shape",
             replace.left
+        ));
+    }
+    Ok(())
+}
+
+/// Replaces each operation's `format!("{}/path/{}", self.baseurl, ..)`, a string reqwest then
+/// parses whole (scheme, host and all), with `self.inner.url(format_args!("/path/{}", ..))`:
+/// the transport starts from the base URL it parsed once and parses only the path. The build
+/// fails unless every operation's URL is rewritten, so a change in progenitor's output is noticed.
+fn build_urls_from_the_parsed_base(file: &mut syn::File, operations: usize) -> Result<(), String> {
+    use quote::ToTokens as _;
+    use syn::visit_mut::VisitMut;
+
+    struct Replace {
+        rewritten: usize,
+    }
+    impl VisitMut for Replace {
+        fn visit_expr_mut(&mut self, expr: &mut syn::Expr) {
+            if let syn::Expr::Macro(mac) = expr
+                && mac.mac.path.is_ident("format")
+                && let Ok(args) = mac.mac.parse_body_with(
+                    syn::punctuated::Punctuated::<syn::Expr, syn::Token![,]>::parse_terminated,
+                )
+                && let Some(syn::Expr::Lit(syn::ExprLit {
+                    lit: syn::Lit::Str(template),
+                    ..
+                })) = args.first()
+                && let Some(path) = template.value().strip_prefix("{}")
+                && path.starts_with('/')
+                && args
+                    .iter()
+                    .nth(1)
+                    .is_some_and(|base| base.to_token_stream().to_string() == "self . baseurl")
+            {
+                let path = syn::LitStr::new(path, template.span());
+                let rest = args.iter().skip(2);
+                *expr = syn::parse_quote! {
+                    self.inner.url(format_args!(#path, #(#rest),*))
+                };
+                self.rewritten += 1;
+                return;
+            }
+            syn::visit_mut::visit_expr_mut(self, expr);
+        }
+    }
+    let mut replace = Replace { rewritten: 0 };
+    replace.visit_file_mut(file);
+    if replace.rewritten != operations {
+        return Err(format!(
+            "expected to rewrite the URL of {operations} operations, rewrote {}; \
+             the generated code changed shape",
+            replace.rewritten
         ));
     }
     Ok(())
