@@ -548,12 +548,11 @@ fn strip_api_version_header(file: &mut syn::File, operations: usize) -> Result<(
 
     struct Strip {
         removed: usize,
-        maps_removed: usize,
+        /// Operations whose removed header map is still mentioned.
+        maps_left: usize,
     }
     /// Drops `.headers(header_map)` from a request builder chain.
-    struct UnusedHeaderMap {
-        removed: usize,
-    }
+    struct UnusedHeaderMap;
     impl VisitMut for UnusedHeaderMap {
         fn visit_expr_mut(&mut self, expr: &mut syn::Expr) {
             if let syn::Expr::MethodCall(call) = expr
@@ -562,7 +561,6 @@ fn strip_api_version_header(file: &mut syn::File, operations: usize) -> Result<(
                 && call.args[0].to_token_stream().to_string() == "header_map"
             {
                 *expr = (*call.receiver).clone();
-                self.removed += 1;
                 self.visit_expr_mut(expr);
                 return;
             }
@@ -591,11 +589,16 @@ fn strip_api_version_header(file: &mut syn::File, operations: usize) -> Result<(
                             .to_string()
                             .starts_with("let mut header_map")
                     });
-                    let mut unused = UnusedHeaderMap { removed: 0 };
                     for stmt in &mut block.stmts {
-                        unused.visit_stmt_mut(stmt);
+                        UnusedHeaderMap.visit_stmt_mut(stmt);
                     }
-                    self.maps_removed += unused.removed;
+                    if block
+                        .stmts
+                        .iter()
+                        .any(|stmt| stmt.to_token_stream().to_string().contains("header_map"))
+                    {
+                        self.maps_left += 1;
+                    }
                 }
             }
             syn::visit_mut::visit_block_mut(self, block);
@@ -603,15 +606,14 @@ fn strip_api_version_header(file: &mut syn::File, operations: usize) -> Result<(
     }
     let mut strip = Strip {
         removed: 0,
-        maps_removed: 0,
+        maps_left: 0,
     };
     strip.visit_file_mut(file);
-    let text = file.to_token_stream().to_string();
-    if text.contains("headers (header_map)") && !text.contains("header_map . append") {
+    if strip.maps_left > 0 {
         return Err(format!(
-            "removed {} unused header maps but one is still passed to a request; \
+            "{} operations still use the header map removed with the api-version header; \
              the generated code changed shape",
-            strip.maps_removed
+            strip.maps_left
         ));
     }
     if strip.removed != operations {
