@@ -294,22 +294,21 @@ impl Environment {
         content_format.validate_open("content_format")?;
         let body = wire::PresignedUploadBody::new(&self.environment_id, &cloud, &content_format);
         let api = self.client.api();
-        let response = self
+        let mut upload = self
             .client
             .transport()
             .call(&op::CREATE_PRESIGNED_URL, || {
                 api.create_ccpm_v1_presigned_url(&body)
             })
             .await?;
-        Ok(response.map(|mut upload| {
-            if upload.cloud.is_missing() {
-                upload.cloud = cloud;
-            }
-            if upload.content_format.is_missing() {
-                upload.content_format = content_format;
-            }
-            upload
-        }))
+        // Filled in place: the value stays in the box it was decoded into.
+        if upload.cloud.is_missing() {
+            upload.cloud = cloud;
+        }
+        if upload.content_format.is_missing() {
+            upload.content_format = content_format;
+        }
+        Ok(upload)
     }
 
     pub(crate) fn validate(&self) -> Result<()> {
