@@ -132,7 +132,7 @@ async fn golem_raw_get(
     id: PluginId,
 ) -> Result<(), String> {
     let response = http
-        .get(format!("{base_url}/v1/plugins/{}", id.as_uuid()))
+        .get(format!("{base_url}/v1/plugins/{}", *id))
         .bearer_auth(support::TOKEN)
         .header(reqwest::header::ACCEPT, "application/json")
         .send()

@@ -134,7 +134,7 @@ async fn read_all(
                 }
                 let page = list.send().await.map_err(|e| e.to_string())?.into_inner();
                 let next = page.next_page_token();
-                for plugin in page.items {
+                for plugin in page.data {
                     std::hint::black_box(&plugin);
                     count += 1;
                 }

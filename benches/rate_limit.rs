@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
-use cloud_plugin_sdk::RetryPolicy;
+use cloud_plugin_sdk::retry::RetryPolicy;
 use cloud_plugin_sdk::golem::{GolemClient, Plugin, PluginId};
 use support::server::{Handler, LoopbackServer};
 use support::stats::median;
@@ -291,7 +291,7 @@ fn run_once(
                 .timeout(Duration::from_secs(30))
                 .build()
                 .unwrap_or_else(|err| fail(&format!("cannot build the reqwest client: {err}")));
-            let url: Arc<str> = Arc::from(format!("{base_url}/v1/plugins/{}", id.as_uuid()));
+            let url: Arc<str> = Arc::from(format!("{base_url}/v1/plugins/{}", *id));
             support::run_on(
                 runtime,
                 drive(calls, tasks, move || {

@@ -1,6 +1,21 @@
 //! Reading and normalizing an OpenAPI file for progenitor; used by build.rs and its tests.
+//!
+//! The spec files describe the wire format as it is. Normalizing turns a spec into what the
+//! generator handles well, without changing what goes on the wire:
+//! - only each operation's success response stays, as `2XX` (progenitor asserts one error type
+//!   per operation, and both APIs have several); error responses reach the hand-written error
+//!   mapper with status, headers and body intact;
+//! - `readOnly` properties are never sent by clients: schemas only requests carry lose them, and
+//!   schemas that requests and responses share stop requiring them (typify ignores `readOnly`);
+//! - constraints that would make decoding brittle or generate validating newtypes are dropped
+//!   (`enum`, `pattern`, lengths, bounds, `uniqueItems`, `additionalProperties: false`); the
+//!   hand-written layer validates requests itself;
+//! - inline open enums (`x-extensible-enum`) become named schemas, named by their `title`, so
+//!   build.rs can replace them with hand-written open enums;
+//! - a `oneOf` of a single schema becomes that schema (typify would wrap it in a newtype);
+//! - operations without an `operationId` get one derived from method and path.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use serde_json::{Map, Value};
@@ -8,6 +23,9 @@ use serde_json::{Map, Value};
 const HTTP_METHODS: &[&str] = &[
     "get", "put", "post", "delete", "options", "head", "patch", "trace",
 ];
+
+/// The extension that marks an open enumeration: the values listed are known, others may come.
+const OPEN_ENUM: &str = "x-extensible-enum";
 
 /// Reads a YAML spec and normalizes it. Errors name the problem; the caller adds the file.
 pub fn load(path: &Path) -> Result<Value, String> {
@@ -66,6 +84,7 @@ pub fn yaml_to_json(value: serde_norway::Value) -> Result<Value, String> {
     })
 }
 
+/// Applies every rule of the module documentation to `doc`.
 pub fn normalize(doc: &mut Value) -> Result<(), String> {
     let version = doc
         .get("openapi")
@@ -74,6 +93,71 @@ pub fn normalize(doc: &mut Value) -> Result<(), String> {
     if !version.starts_with("3.0.") {
         return Err(format!("OpenAPI {version} is not supported; write 3.0.x"));
     }
+    normalize_operations(doc)?;
+    hoist_open_enums(doc)?;
+    let in_requests = schemas_under(doc, "requestBody");
+    let in_responses = schemas_under(doc, "responses");
+    let read_only = read_only_schemas(doc);
+    let schemas = doc
+        .pointer_mut("/components/schemas")
+        .and_then(Value::as_object_mut);
+    for (name, schema) in schemas.into_iter().flatten() {
+        let use_ = match (in_requests.contains(name), in_responses.contains(name)) {
+            (true, false) => Use::Requests,
+            (true, true) => Use::Both,
+            (false, _) => Use::Responses,
+        };
+        relax(schema, use_, &read_only);
+    }
+    // Inline schemas of parameters, bodies and responses carry constraints too.
+    for (key, value) in doc.as_object_mut().into_iter().flatten() {
+        if key == "paths" {
+            relax_inline(value);
+        }
+    }
+    // Only success responses are left, so error responses and headers are no longer referenced.
+    if let Some(components) = doc.get_mut("components").and_then(Value::as_object_mut) {
+        components.remove("responses");
+        components.remove("headers");
+    }
+    Ok(())
+}
+
+/// The names of the component schemas that are open enums, which need a replacement.
+pub fn open_enums(doc: &Value) -> Vec<String> {
+    doc.pointer("/components/schemas")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .filter(|(_, schema)| schema.get(OPEN_ENUM).is_some())
+        .map(|(name, _)| name.clone())
+        .collect()
+}
+
+/// The names of the component schemas.
+pub fn schema_names(doc: &Value) -> Vec<String> {
+    doc.pointer("/components/schemas")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flat_map(Map::keys)
+        .cloned()
+        .collect()
+}
+
+/// The names of the component schemas that are objects with properties (typify makes structs of
+/// them).
+pub fn object_schemas(doc: &Value) -> Vec<String> {
+    doc.pointer("/components/schemas")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .filter(|(_, schema)| schema.get("properties").is_some())
+        .map(|(name, _)| name.clone())
+        .collect()
+}
+
+/// Operation ids (derived when missing, unique) and success responses only.
+fn normalize_operations(doc: &mut Value) -> Result<(), String> {
     let paths = doc
         .get_mut("paths")
         .and_then(Value::as_object_mut)
@@ -101,23 +185,8 @@ pub fn normalize(doc: &mut Value) -> Result<(), String> {
             if !seen_ids.insert(id.clone()) {
                 return Err(format!("operationId `{id}` is used twice"));
             }
-            keep_success_responses(op).map_err(|e| format!("{method} {path} ({id}): {e}"))?;
+            keep_success_response(op).map_err(|e| format!("{method} {path} ({id}): {e}"))?;
         }
-    }
-    if let Some(schemas) = doc.pointer_mut("/components/schemas") {
-        relax_schema(schemas);
-    }
-    // Parameter schemas and request bodies may carry inline constraints too.
-    if let Some(paths) = doc.get_mut("paths") {
-        relax_parameters(paths);
-    }
-    if let Some(params) = doc.pointer_mut("/components/parameters") {
-        relax_parameters(params);
-    }
-    // Responses are stripped to 2xx; unused error responses and headers would only be noise.
-    if let Some(components) = doc.get_mut("components").and_then(Value::as_object_mut) {
-        components.remove("responses");
-        components.remove("headers");
     }
     Ok(())
 }
@@ -137,52 +206,186 @@ fn synthesized_operation_id(method: &str, path: &str) -> String {
     id.trim_end_matches('_').to_string()
 }
 
-fn keep_success_responses(op: &mut Map<String, Value>) -> Result<(), String> {
+/// Keeps the one success response, as `2XX`: a server answering 200 where the spec says 202 is
+/// still decoded rather than reported as an unexpected status.
+fn keep_success_response(op: &mut Map<String, Value>) -> Result<(), String> {
     let responses = op
         .get_mut("responses")
         .and_then(Value::as_object_mut)
         .ok_or("no `responses`")?;
     responses.retain(|code, _| code.starts_with('2'));
-    if responses.is_empty() {
-        return Err("no 2xx response".into());
+    let mut success = std::mem::take(responses).into_iter();
+    let (Some((_, mut response)), None) = (success.next(), success.next()) else {
+        return Err("needs exactly one 2xx response; the generated client decodes one".into());
+    };
+    let response = response
+        .as_object_mut()
+        .ok_or("the success response is not an object")?;
+    if response.contains_key("$ref") {
+        return Err("the success response must be written inline, not as `$ref`".into());
     }
-    if responses.len() > 1 {
-        let codes: Vec<_> = responses.keys().cloned().collect();
-        return Err(format!(
-            "several success responses ({}); the generated client needs one",
-            codes.join(", ")
-        ));
-    }
-    let success = std::mem::take(responses);
-    for (_, mut response) in success {
-        if let Some(r) = response.as_object_mut() {
-            if r.contains_key("$ref") {
-                return Err("success responses must be written inline, not as `$ref`".into());
-            }
-            r.remove("headers");
-            r.remove("links");
-            if let Some(content) = r.get_mut("content").and_then(Value::as_object_mut) {
-                for media in content.values_mut() {
-                    if let Some(schema) = media.get_mut("schema") {
-                        relax_schema_tree(schema);
-                    }
+    response.remove("headers");
+    response.remove("links");
+    responses.insert("2XX".into(), Value::Object(std::mem::take(response)));
+    Ok(())
+}
+
+/// Moves every inline open enum into `components/schemas` under its `title` and refers to it
+/// there. Open enums with the same title must be the same schema.
+fn hoist_open_enums(doc: &mut Value) -> Result<(), String> {
+    let mut hoisted = BTreeMap::new();
+    for (key, value) in doc.as_object_mut().into_iter().flatten() {
+        if key == "paths" {
+            hoist_in(value, &mut hoisted, true)?;
+        } else if key == "components" {
+            if let Some(schemas) = value.get_mut("schemas").and_then(Value::as_object_mut) {
+                for schema in schemas.values_mut() {
+                    // A named schema that is itself an open enum stays where it is.
+                    hoist_in(schema, &mut hoisted, false)?;
                 }
             }
         }
-        responses.insert("2XX".into(), response);
+    }
+    if hoisted.is_empty() {
+        return Ok(());
+    }
+    let schemas = doc
+        .as_object_mut()
+        .ok_or("the document is not an object")?
+        .entry("components")
+        .or_insert_with(|| Value::Object(Map::new()))
+        .as_object_mut()
+        .ok_or("`components` is not an object")?
+        .entry("schemas")
+        .or_insert_with(|| Value::Object(Map::new()))
+        .as_object_mut()
+        .ok_or("`components.schemas` is not an object")?;
+    for (name, schema) in hoisted {
+        match schemas.get(&name) {
+            Some(existing) if *existing != schema => {
+                return Err(format!(
+                    "open enum `{name}` clashes with another schema of that name"
+                ));
+            }
+            _ => {
+                schemas.insert(name, schema);
+            }
+        }
     }
     Ok(())
 }
 
-/// Applies the tolerant-decoding rules to every schema in `components.schemas`.
-fn relax_schema(schemas: &mut Value) {
-    if let Some(map) = schemas.as_object_mut() {
-        for schema in map.values_mut() {
-            relax_schema_tree(schema);
+fn hoist_in(
+    value: &mut Value,
+    hoisted: &mut BTreeMap<String, Value>,
+    hoist_here: bool,
+) -> Result<(), String> {
+    match value {
+        Value::Object(map) if hoist_here && map.contains_key(OPEN_ENUM) => {
+            let name = map
+                .get("title")
+                .and_then(Value::as_str)
+                .ok_or("an inline `x-extensible-enum` needs a `title` to be named by")?
+                .to_string();
+            let mut schema = std::mem::take(map);
+            // What describes this use of the enum stays with the property.
+            let description = schema.remove("description");
+            let read_only = schema.remove("readOnly");
+            schema.remove("x-immutable");
+            match hoisted.get(&name) {
+                Some(existing) if *existing != Value::Object(schema.clone()) => {
+                    return Err(format!(
+                        "open enums titled `{name}` differ; give them different titles"
+                    ));
+                }
+                _ => {
+                    hoisted.insert(name.clone(), Value::Object(schema));
+                }
+            }
+            let reference = Value::String(format!("#/components/schemas/{name}"));
+            let mut use_site = Map::new();
+            if description.is_some() || read_only.is_some() {
+                // `$ref` siblings are ignored in OpenAPI 3.0; `allOf` keeps them.
+                let mut one = Map::new();
+                one.insert("$ref".into(), reference);
+                use_site.insert("allOf".into(), Value::Array(vec![Value::Object(one)]));
+                if let Some(description) = description {
+                    use_site.insert("description".into(), description);
+                }
+                if let Some(read_only) = read_only {
+                    use_site.insert("readOnly".into(), read_only);
+                }
+            } else {
+                use_site.insert("$ref".into(), reference);
+            }
+            *map = use_site;
+            Ok(())
         }
+        Value::Object(map) => {
+            for child in map.values_mut() {
+                hoist_in(child, hoisted, true)?;
+            }
+            Ok(())
+        }
+        Value::Array(items) => {
+            for child in items {
+                hoist_in(child, hoisted, true)?;
+            }
+            Ok(())
+        }
+        _ => Ok(()),
     }
 }
 
+/// The component schemas that operations' `part` (`requestBody` or `responses`) can contain,
+/// directly or through references.
+fn schemas_under(doc: &Value, part: &str) -> BTreeSet<String> {
+    let mut found = BTreeSet::new();
+    let mut pending = Vec::new();
+    for item in doc
+        .get("paths")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flat_map(Map::values)
+    {
+        for method in HTTP_METHODS {
+            if let Some(part) = item.get(*method).and_then(|op| op.get(part)) {
+                references(part, &mut pending);
+            }
+        }
+    }
+    let schemas = doc.pointer("/components/schemas");
+    while let Some(name) = pending.pop() {
+        if found.insert(name.clone())
+            && let Some(schema) = schemas.and_then(|s| s.get(&name))
+        {
+            references(schema, &mut pending);
+        }
+    }
+    found
+}
+
+/// Pushes the schema names `value` refers to.
+fn references(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            for (key, child) in map {
+                match (key.as_str(), child) {
+                    ("$ref", Value::String(target)) => {
+                        if let Some(name) = target.strip_prefix("#/components/schemas/") {
+                            out.push(name.to_string());
+                        }
+                    }
+                    _ => references(child, out),
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|item| references(item, out)),
+        _ => {}
+    }
+}
+
+/// Constraint keywords that are dropped from every schema.
 const DROPPED_KEYWORDS: &[&str] = &[
     "enum",
     "pattern",
@@ -196,111 +399,128 @@ const DROPPED_KEYWORDS: &[&str] = &[
     "exclusiveMinimum",
     "exclusiveMaximum",
     "multipleOf",
-    "example",
-    "examples",
 ];
 
-fn relax_schema_tree(schema: &mut Value) {
-    match schema {
-        Value::Object(map) => {
-            let read_only: BTreeSet<String> = map
-                .get("properties")
-                .and_then(Value::as_object)
-                .map(|props| {
-                    props
-                        .iter()
-                        .filter(|(_, p)| p.get("readOnly") == Some(&Value::Bool(true)))
-                        .map(|(name, _)| name.clone())
-                        .collect()
-                })
-                .unwrap_or_default();
-            if let Some(required) = map.get_mut("required").and_then(Value::as_array_mut) {
-                required.retain(|r| r.as_str().is_none_or(|name| !read_only.contains(name)));
-            }
-            if map
-                .get("required")
-                .and_then(Value::as_array)
-                .is_some_and(Vec::is_empty)
-            {
-                map.remove("required");
-            }
-            if map.get("additionalProperties") == Some(&Value::Bool(false)) {
-                map.remove("additionalProperties");
-            }
-            // Only constraint keywords are dropped; a property that happens to be *named* like
-            // one (e.g. a field called `pattern`) lives under `properties` and is kept.
-            for keyword in DROPPED_KEYWORDS {
-                map.remove(*keyword);
-            }
-            for (key, child) in map.iter_mut() {
-                match key.as_str() {
-                    "properties" => {
-                        if let Some(props) = child.as_object_mut() {
-                            for prop in props.values_mut() {
-                                relax_schema_tree(prop);
-                            }
-                        }
-                    }
-                    "items" | "additionalProperties" | "not" => relax_schema_tree(child),
-                    "allOf" | "oneOf" | "anyOf" => {
-                        if let Some(list) = child.as_array_mut() {
-                            for s in list {
-                                relax_schema_tree(s);
-                            }
-                        }
-                    }
-                    _ => {}
+/// Where a schema travels, which decides what happens to its readOnly properties.
+#[derive(Clone, Copy, PartialEq)]
+enum Use {
+    /// Only in requests: readOnly properties are dropped.
+    Requests,
+    /// In requests and responses: readOnly properties stay, but are never required.
+    Both,
+    /// Only in responses: readOnly properties stay as written.
+    Responses,
+}
+
+/// The component schemas that are readOnly as a whole: a property referring to one is readOnly.
+fn read_only_schemas(doc: &Value) -> BTreeSet<String> {
+    doc.pointer("/components/schemas")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .filter(|(_, schema)| is_read_only(schema))
+        .map(|(name, _)| name.clone())
+        .collect()
+}
+
+fn is_read_only(schema: &Value) -> bool {
+    schema.get("readOnly") == Some(&Value::Bool(true))
+}
+
+/// The name of the component schema `property` is (a `$ref`, or an `allOf` of one `$ref`).
+fn referred_schema(property: &Value) -> Option<&str> {
+    let reference = match property.get("allOf").and_then(Value::as_array) {
+        Some(all) if all.len() == 1 => &all[0],
+        _ => property,
+    };
+    reference
+        .get("$ref")
+        .and_then(Value::as_str)
+        .and_then(|target| target.strip_prefix("#/components/schemas/"))
+}
+
+/// Applies the decoding rules to a schema and the schemas inside it. `read_only_schemas`: the
+/// component schemas that are readOnly as a whole.
+fn relax(schema: &mut Value, use_: Use, read_only_schemas: &BTreeSet<String>) {
+    let Value::Object(map) = schema else {
+        return;
+    };
+    if use_ != Use::Responses {
+        let read_only: BTreeSet<String> = map
+            .get("properties")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+            .filter(|(_, property)| {
+                is_read_only(property)
+                    || referred_schema(property).is_some_and(|name| read_only_schemas.contains(name))
+            })
+            .map(|(name, _)| name.clone())
+            .collect();
+        if let Some(required) = map.get_mut("required").and_then(Value::as_array_mut) {
+            required.retain(|r| r.as_str().is_none_or(|name| !read_only.contains(name)));
+        }
+        if use_ == Use::Requests
+            && let Some(properties) = map.get_mut("properties").and_then(Value::as_object_mut)
+        {
+            properties.retain(|name, _| !read_only.contains(name));
+        }
+    }
+    if map
+        .get("required")
+        .and_then(Value::as_array)
+        .is_some_and(Vec::is_empty)
+    {
+        map.remove("required");
+    }
+    if map.get("additionalProperties") == Some(&Value::Bool(false)) {
+        map.remove("additionalProperties");
+    }
+    // Only constraint keywords are dropped; a property that happens to be *named* like one (a
+    // field called `pattern`) lives under `properties` and is kept.
+    for keyword in DROPPED_KEYWORDS {
+        map.remove(*keyword);
+    }
+    if let Some(Value::Array(variants)) = map.get("oneOf")
+        && variants.len() == 1
+    {
+        let only = variants[0].clone();
+        map.remove("oneOf");
+        map.remove("discriminator");
+        map.insert("allOf".into(), Value::Array(vec![only]));
+    }
+    for (key, child) in map.iter_mut() {
+        match key.as_str() {
+            "properties" => {
+                for property in child.as_object_mut().into_iter().flatten() {
+                    relax(property.1, use_, read_only_schemas);
                 }
             }
-        }
-        Value::Array(list) => {
-            for s in list {
-                relax_schema_tree(s);
+            "items" | "additionalProperties" | "not" => relax(child, use_, read_only_schemas),
+            "allOf" | "oneOf" | "anyOf" => {
+                for variant in child.as_array_mut().into_iter().flatten() {
+                    relax(variant, use_, read_only_schemas);
+                }
             }
+            _ => {}
         }
-        _ => {}
     }
 }
 
-fn relax_parameters(value: &mut Value) {
+/// Relaxes the schemas written inline in paths (parameters, bodies, responses); whichever way
+/// they travel, readOnly properties are not required.
+fn relax_inline(value: &mut Value) {
     match value {
         Value::Object(map) => {
             for (key, child) in map.iter_mut() {
                 if key == "schema" {
-                    relax_schema_tree(child);
+                    relax(child, Use::Both, &BTreeSet::new());
                 } else {
-                    relax_parameters(child);
+                    relax_inline(child);
                 }
             }
         }
-        Value::Array(list) => {
-            for child in list {
-                relax_parameters(child);
-            }
-        }
+        Value::Array(items) => items.iter_mut().for_each(relax_inline),
         _ => {}
     }
-}
-
-/// `name` in upper snake case, a word starting at each capital that follows a lowercase letter
-/// or a digit: `getCcpmV1CustomConnectPlugin` is `GET_CCPM_V1_CUSTOM_CONNECT_PLUGIN`,
-/// `get_plugin_by_id` is `GET_PLUGIN_BY_ID`. Characters other than ASCII letters and digits
-/// become `_`.
-pub fn upper_snake_case(name: &str) -> String {
-    let mut out = String::with_capacity(name.len() + 8);
-    let mut previous: Option<char> = None;
-    for c in name.chars() {
-        if c.is_ascii_uppercase()
-            && previous.is_some_and(|p| p.is_ascii_lowercase() || p.is_ascii_digit())
-        {
-            out.push('_');
-        }
-        if c.is_ascii_alphanumeric() {
-            out.push(c.to_ascii_uppercase());
-        } else {
-            out.push('_');
-        }
-        previous = Some(c);
-    }
-    out
 }

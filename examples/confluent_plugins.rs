@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use cloud_plugin_sdk::confluent::{
     Cloud, ConnectorType, Environment, NewPlugin, PluginId, PluginUpdate, UploadEvent,
 };
-use cloud_plugin_sdk::{Archive, ConfluentClient};
+use cloud_plugin_sdk::{confluent::Archive, confluent::ConfluentClient};
 use indicatif::{ProgressBar, ProgressStyle};
 
 #[tokio::main]

@@ -11,7 +11,7 @@
 use std::process::ExitCode;
 use std::time::Instant;
 
-use cloud_plugin_sdk::GolemClient;
+use cloud_plugin_sdk::golem::GolemClient;
 use cloud_plugin_sdk::golem::{AccountId, NewPlugin};
 
 #[tokio::main]

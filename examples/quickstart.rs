@@ -24,7 +24,7 @@ use cloud_plugin_sdk::confluent::{
 };
 use cloud_plugin_sdk::golem::{AccountId, GolemClient, NewPlugin};
 use cloud_plugin_sdk::mock::{ConfluentFake, GolemFake};
-use cloud_plugin_sdk::{Archive, Error};
+use cloud_plugin_sdk::{confluent::Archive, Error};
 use futures::TryStreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -250,7 +250,7 @@ async fn confluent_lifecycle() -> Result<(), BoxError> {
         let (mut page_count, mut item_count) = (0, 0);
         while let Some(page) = pages.try_next().await? {
             page_count += 1;
-            item_count += page.items.len();
+            item_count += page.data.len();
         }
         println!("  list      {item_count} plugin(s) in {page_count} page(s) of at most 5 ({})", ms(t));
         let found = env.plugins().find_by_name(&plugin.spec.display_name).await?;

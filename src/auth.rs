@@ -4,7 +4,7 @@
 //! `Authorization` header built from them is marked sensitive so that HTTP-level logging skips it.
 //!
 //! ```
-//! use cloud_plugin_sdk::{Credentials, GolemClient};
+//! use cloud_plugin_sdk::{Credentials, golem::GolemClient};
 //!
 //! let credentials = Credentials::api_key("ABCDEFGH12345678", "the-secret");
 //! assert_eq!(

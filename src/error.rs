@@ -98,6 +98,9 @@ pub enum ErrorKind {
     Transport,
     /// The response could not be decoded.
     Decode,
+    /// A success's body was longer than the client accepts
+    /// (see the builders' `max_response_bytes`).
+    ResponseTooLarge,
     /// The cloud storage behind a presigned URL rejected an archive upload.
     Storage,
     /// A wait for an asynchronous operation ended without the expected outcome.
@@ -180,19 +183,6 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    /// Builds the error the crate reports for an error response with these parts: the body is
-    /// decoded as `service`'s error format (at most [`MAX_ERROR_BODY_BYTES`] of it are looked at),
-    /// falling back to the raw text. Useful to test code that handles errors.
-    pub fn from_parts(
-        service: Service,
-        status: StatusCode,
-        headers: &reqwest::header::HeaderMap,
-        body: &[u8],
-    ) -> ApiError {
-        let body = &body[..body.len().min(MAX_ERROR_BODY_BYTES)];
-        crate::error_body::decode(service, "unknown", status, headers, body, 1)
-    }
-
     /// The service that answered.
     pub fn service(&self) -> Service {
         self.service
@@ -340,6 +330,33 @@ pub enum Error {
         #[source]
         source: reqwest::Error,
     },
+    /// The call's deadline ([`RetryPolicy::deadline`](crate::retry::RetryPolicy::deadline)) passed
+    /// before it was over: waiting for the rate-limit gate, in an attempt, or between attempts.
+    #[error("{service} {operation}: no answer within the call's deadline of {}{}", seconds(*deadline), attempts_suffix(*attempts))]
+    Deadline {
+        /// The service the call went to.
+        service: Service,
+        /// The operation id of the call.
+        operation: &'static str,
+        /// The deadline that passed.
+        deadline: Duration,
+        /// How many requests were sent for this call.
+        attempts: u32,
+    },
+    /// A success's body was longer than the client accepts.
+    #[error("{service} {operation}: the {} response is longer than the limit of {limit} bytes{}", status_phrase(*status), request_id_suffix(request_id.as_deref()))]
+    ResponseTooLarge {
+        /// The service that answered.
+        service: Service,
+        /// The operation id of the call.
+        operation: &'static str,
+        /// The limit, in bytes.
+        limit: u64,
+        /// The response status, when known.
+        status: Option<StatusCode>,
+        /// The server's request id, when it sent one.
+        request_id: Option<String>,
+    },
     /// A response could not be decoded.
     #[error("{service} {operation}: could not decode the {} response{}", status_phrase(*status), request_id_suffix(request_id.as_deref()))]
     Decode {
@@ -480,6 +497,10 @@ pub enum Cleanup {
     DeleteFailed(Box<Error>),
 }
 
+fn seconds(duration: Duration) -> String {
+    format!("{}s", duration.as_secs_f64().ceil() as u64)
+}
+
 fn transport_phrase(timeout: bool) -> &'static str {
     if timeout {
         "request timed out"
@@ -512,6 +533,23 @@ impl Error {
         Error::InvalidArgument {
             field: field.into(),
             reason: reason.into(),
+        }
+    }
+
+    /// The error for a request that failed in transport, its URL removed (presigned URLs carry
+    /// credentials).
+    pub(crate) fn transport(
+        service: Service,
+        operation: &'static str,
+        attempts: u32,
+        source: reqwest::Error,
+    ) -> Self {
+        Error::Transport {
+            service,
+            operation,
+            timeout: source.is_timeout(),
+            attempts,
+            source: source.without_url(),
         }
     }
 
@@ -558,6 +596,8 @@ impl Error {
             Error::Transport { timeout: true, .. } => ErrorKind::Timeout,
             Error::Transport { .. } => ErrorKind::Transport,
             Error::Decode { .. } => ErrorKind::Decode,
+            Error::Deadline { .. } => ErrorKind::Timeout,
+            Error::ResponseTooLarge { .. } => ErrorKind::ResponseTooLarge,
             Error::Storage { .. } => ErrorKind::Storage,
             Error::Upload { source, .. } => source.kind(),
             Error::Wait { .. } => ErrorKind::Wait,
@@ -577,7 +617,7 @@ impl Error {
     pub fn status(&self) -> Option<StatusCode> {
         match self.cause() {
             Error::Api(api) => Some(api.status),
-            Error::Decode { status, .. } => *status,
+            Error::Decode { status, .. } | Error::ResponseTooLarge { status, .. } => *status,
             Error::Storage { status, .. } => Some(*status),
             _ => None,
         }
@@ -587,9 +627,9 @@ impl Error {
     pub fn request_id(&self) -> Option<&str> {
         match self.cause() {
             Error::Api(api) => api.request_id.as_deref(),
-            Error::Decode { request_id, .. } | Error::Storage { request_id, .. } => {
-                request_id.as_deref()
-            }
+            Error::Decode { request_id, .. }
+            | Error::Storage { request_id, .. }
+            | Error::ResponseTooLarge { request_id, .. } => request_id.as_deref(),
             _ => None,
         }
     }
@@ -630,8 +670,8 @@ impl Error {
     pub fn attempts(&self) -> u32 {
         match self.cause() {
             Error::Api(api) => api.attempts,
-            Error::Transport { attempts, .. } => *attempts,
-            Error::Decode { .. } | Error::Storage { .. } => 1,
+            Error::Transport { attempts, .. } | Error::Deadline { attempts, .. } => *attempts,
+            Error::Decode { .. } | Error::Storage { .. } | Error::ResponseTooLarge { .. } => 1,
             _ => 0,
         }
     }

@@ -13,6 +13,21 @@ use serde::Deserialize;
 use crate::error::{ApiError, ErrorDetail, ErrorKind, MAX_ERROR_BODY_BYTES, Service};
 use crate::ratelimit::{self, RateLimit};
 
+impl ApiError {
+    /// Builds the error the crate reports for an error response with these parts: the body is
+    /// decoded as `service`'s error format (at most [`MAX_ERROR_BODY_BYTES`] of it are looked at),
+    /// falling back to the raw text. Useful to test code that handles errors.
+    pub fn from_parts(
+        service: Service,
+        status: StatusCode,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> ApiError {
+        let body = &body[..body.len().min(MAX_ERROR_BODY_BYTES)];
+        decode(service, "unknown", status, headers, body, 1)
+    }
+}
+
 /// The category of an error status, per service.
 pub(crate) fn kind_for(service: Service, status: StatusCode) -> ErrorKind {
     match status.as_u16() {
@@ -29,33 +44,6 @@ pub(crate) fn kind_for(service: Service, status: StatusCode) -> ErrorKind {
         500..=599 => ErrorKind::ServerError,
         _ => ErrorKind::UnexpectedStatus,
     }
-}
-
-/// Reads at most [`MAX_ERROR_BODY_BYTES`] of a body; a broken body yields what arrived.
-pub(crate) async fn read_bounded(mut response: reqwest::Response) -> Vec<u8> {
-    let mut body = Vec::new();
-    while let Ok(Some(chunk)) = response.chunk().await {
-        let room = MAX_ERROR_BODY_BYTES - body.len();
-        if chunk.len() >= room {
-            body.extend_from_slice(&chunk[..room]);
-            break;
-        }
-        body.extend_from_slice(&chunk);
-    }
-    body
-}
-
-/// Builds the error for a non-success response, reading a bounded prefix of its body.
-pub(crate) async fn from_response(
-    service: Service,
-    operation: &'static str,
-    response: reqwest::Response,
-    attempts: u32,
-) -> ApiError {
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = read_bounded(response).await;
-    decode(service, operation, status, &headers, &body, attempts)
 }
 
 /// Decodes an error response of `service` from its parts.

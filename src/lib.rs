@@ -1,11 +1,12 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
-#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
-pub mod auth;
+mod auth;
+mod body;
 pub mod confluent;
-pub mod error;
+mod error;
 mod error_body;
 pub mod golem;
 #[cfg(feature = "mock")]
@@ -16,11 +17,13 @@ pub mod retry;
 mod storage;
 mod transport;
 
-pub use auth::{Credentials, Secret};
-pub use confluent::ConfluentClient;
-pub use error::{ApiError, Cleanup, Error, ErrorDetail, ErrorKind, Result, Service, UploadStage};
-pub use golem::GolemClient;
-pub use ratelimit::RateLimit;
+pub use auth::{
+    CONFLUENT_ACCESS_TOKEN_ENV, CONFLUENT_API_KEY_ENV, CONFLUENT_API_SECRET_ENV,
+    CONFLUENT_BASE_URL_ENV, Credentials, GOLEM_BASE_URL_ENV, GOLEM_TOKEN_ENV, Secret,
+};
+pub use body::DEFAULT_MAX_RESPONSE_BYTES;
+pub use error::{
+    ApiError, Cleanup, Error, ErrorDetail, ErrorKind, ErrorSource, MAX_ERROR_BODY_BYTES, Result,
+    Service, UploadStage,
+};
 pub use response::Response;
-pub use retry::RetryPolicy;
-pub use storage::{Archive, MAX_ARCHIVE_BYTES};

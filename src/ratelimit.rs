@@ -35,15 +35,6 @@ use std::time::{Duration, SystemTime};
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
 
-// Every response is inspected, so the headers are found in one pass over the (few) headers a
-// response has, comparing names that hyper has already lowercased, instead of one hashed lookup
-// per name: each lookup hashes the whole name, even for headers that are absent.
-/// Prefix of the `X-RateLimit-*` headers.
-const RATE_LIMIT_PREFIX: &str = "x-ratelimit-";
-/// Length of `x-ratelimit-limit` and of `x-ratelimit-reset`.
-const LIMIT_OR_RESET_LEN: usize = "x-ratelimit-limit".len();
-/// Length of `x-ratelimit-remaining`.
-const REMAINING_LEN: usize = "x-ratelimit-remaining".len();
 /// Header carrying the server's identifier for the request.
 const REQUEST_ID_HEADER: &str = "x-request-id";
 /// Longest request id that is kept; anything longer is treated as absent.
@@ -53,6 +44,7 @@ const MAX_REQUEST_ID_LEN: usize = 256;
 ///
 /// Each field is `None` when the corresponding header was missing or did not parse.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct RateLimit {
     /// Requests allowed in the current window (`X-RateLimit-Limit`).
     pub limit: Option<u64>,
@@ -63,42 +55,27 @@ pub struct RateLimit {
 }
 
 impl RateLimit {
+    /// A rate-limit state with these values (for tests of code that reads one).
+    pub fn new(limit: Option<u64>, remaining: Option<u64>, reset: Option<Duration>) -> Self {
+        RateLimit {
+            limit,
+            remaining,
+            reset,
+        }
+    }
+
     /// Reads the `X-RateLimit-Limit`, `X-RateLimit-Remaining` and `X-RateLimit-Reset` headers.
     ///
     /// Values must be non-negative decimal integers (surrounding whitespace is allowed); values
     /// beyond `u64::MAX` saturate. Returns `None` if none of the three headers parses.
     pub fn from_headers(headers: &HeaderMap) -> Option<RateLimit> {
-        // The first value of each name counts, as with `HeaderMap::get`.
-        let (mut limit, mut remaining, mut reset) = (None, None, None);
-        for (name, value) in headers {
-            let name = name.as_str();
-            // Standard headers (most of a response's) are told apart by length first.
-            if !(name.len() == LIMIT_OR_RESET_LEN || name.len() == REMAINING_LEN) {
-                continue;
-            }
-            let Some(suffix) = name.strip_prefix(RATE_LIMIT_PREFIX) else {
-                continue;
-            };
-            let slot = match suffix {
-                "limit" => &mut limit,
-                "remaining" => &mut remaining,
-                "reset" => &mut reset,
-                _ => continue,
-            };
-            if slot.is_none() {
-                *slot = Some(value);
-            }
-        }
+        let value = |name: &str| headers.get(name).and_then(header_u64);
         let rate_limit = RateLimit {
-            limit: limit.and_then(header_u64),
-            remaining: remaining.and_then(header_u64),
-            reset: reset.and_then(header_u64).map(Duration::from_secs),
+            limit: value("x-ratelimit-limit"),
+            remaining: value("x-ratelimit-remaining"),
+            reset: value("x-ratelimit-reset").map(Duration::from_secs),
         };
-        if rate_limit == RateLimit::default() {
-            None
-        } else {
-            Some(rate_limit)
-        }
+        (rate_limit != RateLimit::default()).then_some(rate_limit)
     }
 
     /// Whether the server said the current window has no requests left.
@@ -154,29 +131,14 @@ pub fn requested_wait(
 /// 1 to 256 characters of visible ASCII, so a hostile server cannot smuggle control characters
 /// or megabytes of text into logs.
 pub fn request_id(headers: &HeaderMap) -> Option<String> {
-    let value = request_id_value(headers)?;
+    let value = headers.get(REQUEST_ID_HEADER)?.as_bytes().trim_ascii();
+    let acceptable = !value.is_empty()
+        && value.len() <= MAX_REQUEST_ID_LEN
+        && value.iter().all(u8::is_ascii_graphic);
     // Visible ASCII is UTF-8.
-    value.to_str().ok().map(str::to_owned)
-}
-
-/// [`request_id`] as the header value itself: no copy unless surrounding whitespace had to go.
-pub(crate) fn request_id_value(headers: &HeaderMap) -> Option<HeaderValue> {
-    let (_, value) = headers.iter().find(|(name, _)| {
-        name.as_str().len() == REQUEST_ID_HEADER.len() && name.as_str() == REQUEST_ID_HEADER
-    })?;
-    let bytes = value.as_bytes();
-    let trimmed = bytes.trim_ascii();
-    let acceptable = !trimmed.is_empty()
-        && trimmed.len() <= MAX_REQUEST_ID_LEN
-        && trimmed.iter().all(u8::is_ascii_graphic);
-    if !acceptable {
-        return None;
-    }
-    if trimmed.len() == bytes.len() {
-        Some(value.clone())
-    } else {
-        HeaderValue::from_bytes(trimmed).ok()
-    }
+    acceptable
+        .then(|| std::str::from_utf8(value).ok().map(str::to_owned))
+        .flatten()
 }
 
 /// Reads a header value as a saturating decimal integer (surrounding whitespace allowed).
@@ -422,24 +384,5 @@ mod tests {
             HeaderValue::from_bytes(b"id\xff").expect("opaque value"),
         );
         assert_eq!(request_id(&non_ascii), None);
-    }
-
-    #[test]
-    fn request_id_values_are_kept_unless_trimmed() {
-        let plain = headers(&[("x-request-id", "abc-123")]);
-        let kept = request_id_value(&plain).expect("id");
-        // The header's own bytes, not a copy.
-        assert_eq!(
-            kept.as_bytes().as_ptr(),
-            plain
-                .get("x-request-id")
-                .expect("header")
-                .as_bytes()
-                .as_ptr()
-        );
-        let padded = headers(&[("x-request-id", " abc-123 ")]);
-        assert_eq!(request_id_value(&padded).expect("id"), "abc-123");
-        assert_eq!(request_id_value(&headers(&[("x-request-id", "a b")])), None);
-        assert_eq!(request_id_value(&headers(&[])), None);
     }
 }

@@ -3,46 +3,42 @@
 use std::ops::{Deref, DerefMut};
 
 use reqwest::StatusCode;
-use reqwest::header::HeaderValue;
 
 use crate::ratelimit::RateLimit;
 
 /// A decoded response value with its status, request id, rate-limit state and attempt count.
 ///
 /// It dereferences to the value, so fields and methods of `T` are reachable directly; call
-/// [`Response::into_inner`] to take the value out. The value is kept on the heap, so a response
-/// is as cheap to move or return as a pointer and a few fields, however large `T` is.
+/// [`Response::into_inner`] to take the value out.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Response<T> {
-    /// Boxed where it was decoded and never copied again until taken out.
-    value: Box<T>,
     status: StatusCode,
-    /// Kept as the header value (visible ASCII, checked when read): no copy of it is made.
-    request_id: Option<HeaderValue>,
+    request_id: Option<String>,
     rate_limit: Option<RateLimit>,
     attempts: u32,
+    value: T,
 }
 
 impl<T> Response<T> {
     pub(crate) fn new(
-        value: Box<T>,
         status: StatusCode,
-        request_id: Option<HeaderValue>,
+        request_id: Option<String>,
         rate_limit: Option<RateLimit>,
         attempts: u32,
+        value: T,
     ) -> Self {
         Response {
-            value,
             status,
             request_id,
             rate_limit,
             attempts,
+            value,
         }
     }
 
     /// The decoded value.
     pub fn into_inner(self) -> T {
-        *self.value
+        self.value
     }
 
     /// The HTTP status of the response.
@@ -52,9 +48,7 @@ impl<T> Response<T> {
 
     /// The server's request id (`X-Request-Id`), when it sent one.
     pub fn request_id(&self) -> Option<&str> {
-        self.request_id
-            .as_ref()
-            .and_then(|value| value.to_str().ok())
+        self.request_id.as_deref()
     }
 
     /// The rate-limit state the server reported (`X-RateLimit-*`; `reset` is relative).
@@ -70,11 +64,11 @@ impl<T> Response<T> {
     /// Transforms the value, keeping the metadata.
     pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Response<U> {
         Response {
-            value: Box::new(f(*self.value)),
             status: self.status,
             request_id: self.request_id,
             rate_limit: self.rate_limit,
             attempts: self.attempts,
+            value: f(self.value),
         }
     }
 }
@@ -96,28 +90,9 @@ impl<T> DerefMut for Response<T> {
 mod tests {
     use super::*;
 
-    fn response<T>(value: T) -> Response<T> {
-        Response::new(
-            Box::new(value),
-            StatusCode::OK,
-            Some(HeaderValue::from_static("req-1")),
-            None,
-            1,
-        )
-    }
-
-    #[test]
-    fn a_response_stays_small_whatever_its_value() {
-        // Responses are returned through several async layers and by callers' own functions:
-        // the value is on the heap, so none of them copies it.
-        let small = std::mem::size_of::<Response<u8>>();
-        assert_eq!(std::mem::size_of::<Response<[u8; 4096]>>(), small);
-        assert!(small <= 128, "a response is {small} bytes");
-    }
-
     #[test]
     fn the_value_is_reachable_and_keeps_its_metadata_when_mapped() {
-        let mut answer = response(vec![1, 2, 3]);
+        let mut answer = Response::new(StatusCode::OK, Some("req-1".into()), None, 1, vec![1, 2, 3]);
         assert_eq!(answer.len(), 3);
         answer.push(4);
         let mapped = answer.map(|values| values.iter().sum::<i32>());

@@ -295,7 +295,7 @@ pub(crate) async fn upload(
         return Ok(status);
     }
     let headers = response.headers().clone();
-    let body = crate::error_body::read_bounded(response).await;
+    let body = crate::body::read_error_body(response).await;
     Err(storage_error(&cloud, status, &headers, &body))
 }
 

@@ -6,14 +6,15 @@ use std::time::Duration;
 use base64::Engine as _;
 use cloud_plugin_sdk::confluent::{
     Cloud, ConfluentClient, ConnectorClass, ConnectorType, ContentFormat, DEFAULT_BASE_URL,
-    EnvironmentId, NewPlugin, NewPluginVersion, Page, Phase, Plugin, PluginId, PluginUpdate,
+    EnvironmentId, NewPlugin, NewPluginVersion, Phase, Plugin, PluginId, PluginPage, PluginUpdate,
     PluginVersion, UploadSource, next_page_token,
 };
-use cloud_plugin_sdk::{Credentials, Error, ErrorKind, RetryPolicy, Service};
+use cloud_plugin_sdk::{Credentials, Error, ErrorKind, retry::RetryPolicy, Service};
 use futures::{StreamExt as _, TryStreamExt as _};
 use serde_json::{Value, json};
 use wiremock::matchers::{
-    basic_auth, bearer_token, body_json, header, method, path, query_param, query_param_is_missing,
+    basic_auth, bearer_token, body_json, header, method, path, path_regex, query_param,
+    query_param_is_missing,
 };
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
@@ -200,11 +201,11 @@ async fn list_plugins_one_page_sends_every_query_parameter_and_basic_auth() {
     assert_eq!(rate.limit, Some(80));
     assert_eq!(rate.remaining, Some(79));
     assert_eq!(rate.reset, Some(Duration::from_secs(42)));
-    assert_eq!(page.items.len(), 1);
-    assert_eq!(page.total_size, Some(11));
+    assert_eq!(page.data.len(), 1);
+    assert_eq!(page.metadata.total_size, Some(11));
     assert_eq!(page.next_page_token().as_deref(), Some("UvmDWOB1"));
     assert!(!page.is_last());
-    let plugin = &page.items[0];
+    let plugin = &page.data[0];
     assert_eq!(plugin.id, PLUGIN);
     assert_eq!(plugin.spec.cloud, Cloud::Aws);
     let requests = received(&server).await;
@@ -265,7 +266,7 @@ async fn get_plugin_decodes_the_seed_example() {
         plugin.spec.description.as_deref(),
         Some("Writes order events into the billing database.")
     );
-    let env = plugin.spec.environment.as_ref().unwrap();
+    let env = &plugin.spec.environment;
     assert_eq!(env.id, "env-00000");
     assert_eq!(
         env.related.as_deref(),
@@ -274,7 +275,7 @@ async fn get_plugin_decodes_the_seed_example() {
     assert!(env.resource_name.as_deref().unwrap().ends_with("env-00000"));
     let meta = plugin.metadata.as_ref().unwrap();
     assert_eq!(
-        meta.self_url.as_deref(),
+        meta.self_.as_deref(),
         Some("https://api.confluent.cloud/ccpm/v1/plugins/ccp-12345?environment=env-abc123")
     );
     assert!(
@@ -404,7 +405,7 @@ async fn update_plugin_patches_without_environment_query() {
         .environment(ENV)
         .plugins()
         .update(
-            &PluginId::new(PLUGIN),
+            &PluginId::from(PLUGIN),
             &PluginUpdate::new().display_name("x").description(""),
         )
         .await
@@ -582,14 +583,17 @@ async fn presigned_upload_url_request_and_response() {
         .await
         .unwrap();
     assert_eq!(upload.status(), 201);
-    assert_eq!(upload.upload_id, "6f1c2a9e-3b7d-4e55-9a10-2c8d4b7e1f03");
     assert_eq!(
-        upload.upload_url,
-        "https://example-plugin-uploads.s3.us-west-2.amazonaws.com/"
+        upload.upload_id.as_deref(),
+        Some("6f1c2a9e-3b7d-4e55-9a10-2c8d4b7e1f03")
+    );
+    assert_eq!(
+        upload.upload_url.as_deref(),
+        Some("https://example-plugin-uploads.s3.us-west-2.amazonaws.com/")
     );
     assert_eq!(upload.cloud, Cloud::Aws);
     assert_eq!(upload.content_format, ContentFormat::Zip);
-    let form = &upload.upload_form_data;
+    let form = upload.form_fields();
     assert_eq!(form["x-amz-algorithm"], "AWS4-HMAC-SHA256");
     assert_eq!(form["content-length-range"], "1048576");
     assert_eq!(form["success_action_status"], "true");
@@ -602,7 +606,7 @@ async fn presigned_upload_url_request_and_response() {
 }
 
 #[tokio::test]
-async fn presigned_upload_fills_in_what_the_server_leaves_out() {
+async fn a_presigned_upload_without_its_required_fields_is_a_decode_error() {
     let (server, client) = setup().await;
     Mock::given(method("POST"))
         .and(path("/ccpm/v1/presigned-upload-url"))
@@ -618,15 +622,14 @@ async fn presigned_upload_fills_in_what_the_server_leaves_out() {
         .expect(1)
         .mount(&server)
         .await;
-    let upload = client
+    let err = client
         .environment(ENV)
         .presigned_upload_url(Cloud::Azure, ContentFormat::Jar)
         .await
-        .unwrap();
-    assert_eq!(upload.cloud, Cloud::Azure);
-    assert_eq!(upload.content_format, ContentFormat::Jar);
-    assert!(upload.upload_form_data.is_empty());
-    assert!(upload.environment.is_none());
+        .unwrap_err();
+    // `cloud`, `content_format` and `environment` are required in the answer.
+    assert_eq!(err.kind(), ErrorKind::Decode, "{err}");
+    assert_eq!(err.status(), Some(reqwest::StatusCode::CREATED), "{err}");
 }
 
 #[tokio::test]
@@ -643,7 +646,7 @@ async fn list_versions_decodes_every_phase_and_upload_source_shape() {
         let mut v = seed_version();
         v["id"] = json!("ver-failed");
         v["status"] = json!({"phase": "FAILED", "error_message": "Version creation failed due to invalid plugin archive."});
-        v["spec"]["upload_source"] = json!({});
+        v["spec"].as_object_mut().unwrap().remove("upload_source");
         v
     };
     let future = {
@@ -656,10 +659,9 @@ async fn list_versions_decodes_every_phase_and_upload_source_shape() {
         v["metadata"] = Value::Null;
         v
     };
-    let no_status = {
+    let no_metadata = {
         let mut v = seed_version();
-        v["id"] = json!("ver-nostatus");
-        v.as_object_mut().unwrap().remove("status");
+        v["id"] = json!("ver-nometadata");
         v.as_object_mut().unwrap().remove("metadata");
         v
     };
@@ -667,7 +669,7 @@ async fn list_versions_decodes_every_phase_and_upload_source_shape() {
         "api_version": "ccpm/v1",
         "kind": "CustomConnectPluginVersionList",
         "metadata": {"total_size": 5},
-        "data": [seed_version(), ready, failed, future, no_status]
+        "data": [seed_version(), ready, failed, future, no_metadata]
     });
     Mock::given(method("GET"))
         .and(path(format!("/ccpm/v1/plugins/{PLUGIN}/versions")))
@@ -726,11 +728,11 @@ async fn list_versions_decodes_every_phase_and_upload_source_shape() {
         Some(ContentFormat::Other("TAR".into()))
     );
     assert_eq!(
-        f.spec.connector_classes[0].connector_type,
+        f.spec.connector_classes[0].type_,
         ConnectorType::Other("TRANSFORM".into())
     );
     assert!(f.metadata.is_none());
-    assert_eq!(versions[4].status.phase, Phase::Other(String::new()));
+    assert_eq!(versions[4].status.phase, Phase::Processing);
     assert!(versions[4].metadata.is_none());
 }
 
@@ -753,9 +755,7 @@ async fn create_version_sends_the_documented_body() {
             "environment": {"id": ENV}
         }
     });
-    // The create response carries spec and status but, per the spec, not necessarily an id.
-    let mut accepted = seed_version();
-    accepted.as_object_mut().unwrap().remove("id");
+    let accepted = seed_version();
     Mock::given(method("POST"))
         .and(path(format!("/ccpm/v1/plugins/{PLUGIN}/versions")))
         .and(basic_auth(KEY, SECRET))
@@ -782,7 +782,7 @@ async fn create_version_sends_the_documented_body() {
         .unwrap();
     assert_eq!(created.status(), 202);
     assert_eq!(created.status.phase, Phase::Processing);
-    assert_eq!(created.id.as_str(), "");
+    assert_eq!(created.id, VERSION);
     let requests = received(&server).await;
     assert_eq!(requests[0].url.query(), None);
 
@@ -838,7 +838,7 @@ async fn get_and_delete_version() {
         .mount(&server)
         .await;
     let versions = client.environment(ENV).plugin_versions(PLUGIN);
-    assert_eq!(versions.plugin_id(), &PluginId::new(PLUGIN));
+    assert_eq!(versions.plugin_id(), &PluginId::from(PLUGIN));
     let v = versions.get(VERSION).await.unwrap();
     assert!(v.is_ready());
     assert!(versions.get_opt(VERSION).await.unwrap().is_some());
@@ -987,10 +987,10 @@ async fn pages_and_all() {
     let plugins = client.environment(ENV).plugins();
     let pages: Vec<_> = plugins.list().pages().try_collect().await.unwrap();
     assert_eq!(
-        pages.iter().map(|p| p.items.len()).collect::<Vec<_>>(),
+        pages.iter().map(|p| p.data.len()).collect::<Vec<_>>(),
         [2, 2, 1]
     );
-    assert!(pages.iter().all(|p| p.total_size == Some(5)));
+    assert!(pages.iter().all(|p| p.metadata.total_size == Some(5)));
     assert!(pages.iter().all(|p| p.request_id() == Some("req-ok-1")));
     assert!(pages[2].is_last());
     let all = plugins.list().all().await.unwrap();
@@ -1051,8 +1051,21 @@ async fn empty_list_ends_after_one_request() {
             .unwrap();
         assert!(all.is_empty(), "{next:?}");
     }
-    // No metadata at all, and metadata of the wrong shape.
-    for body in [json!({"data": []}), json!({"data": null, "metadata": "?"})] {
+}
+
+#[tokio::test]
+async fn a_list_without_its_required_fields_is_a_decode_error_not_an_empty_page() {
+    let without = |field: &str| {
+        let mut body = list_body(vec![seed_plugin()], None, 1);
+        body.as_object_mut().unwrap().remove(field);
+        body
+    };
+    for body in [
+        without("data"),
+        without("metadata"),
+        json!({"api_version": "ccpm/v1", "kind": "CustomConnectPluginList", "metadata": {}, "data": null}),
+        json!({"api_version": "ccpm/v1", "kind": "CustomConnectPluginList", "metadata": "?", "data": []}),
+    ] {
         let (server, client) = setup().await;
         Mock::given(method("GET"))
             .respond_with(json_response(200, &body))
@@ -1060,9 +1073,10 @@ async fn empty_list_ends_after_one_request() {
             .mount(&server)
             .await;
         let mut pages = client.environment(ENV).plugins().list().pages();
-        let page = pages.try_next().await.unwrap().unwrap();
-        assert!(page.items.is_empty());
-        assert_eq!(page.total_size, None);
+        let err = pages.try_next().await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Decode, "{body}: {err}");
+        assert_eq!(err.status(), Some(reqwest::StatusCode::OK), "{err}");
+        assert_eq!(err.request_id(), Some("req-ok-1"), "{err}");
         assert!(pages.next().await.is_none());
     }
 }
@@ -1124,7 +1138,7 @@ async fn a_repeated_next_link_is_an_error_not_a_loop() {
         }
     ));
     let line = err.to_string();
-    assert!(line.contains("listCcpmV1CustomConnectPlugins"), "{line}");
+    assert!(line.contains("list_ccpm_v1_custom_connect_plugins"), "{line}");
     assert!(line.contains("already used"), "{line}");
     assert!(!line.contains('\n'));
     assert_eq!(received(&server).await.len(), 2);
@@ -1176,7 +1190,7 @@ async fn a_next_link_without_token_is_an_error() {
         .mount(&server)
         .await;
     let mut pages = client.environment(ENV).plugins().list().pages();
-    assert_eq!(pages.try_next().await.unwrap().unwrap().items.len(), 1);
+    assert_eq!(pages.try_next().await.unwrap().unwrap().data.len(), 1);
     let err = pages.try_next().await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Protocol);
     assert!(err.to_string().contains("without a page_token"), "{err}");
@@ -1373,7 +1387,7 @@ async fn every_documented_error_status() {
         assert_eq!(err.raw_body(), None, "{label}");
         let api = err.api_error().unwrap();
         assert_eq!(api.service(), Service::Confluent);
-        assert_eq!(api.operation(), "createCcpmV1CustomConnectPlugin");
+        assert_eq!(api.operation(), "create_ccpm_v1_custom_connect_plugin");
         if case.body.is_empty() {
             assert!(api.details().is_empty());
         } else {
@@ -1456,7 +1470,7 @@ async fn rate_limit_without_retry_after_uses_the_reset_header() {
     assert!(err.to_string().contains("retry after 3s"), "{err}");
     assert_eq!(
         err.api_error().unwrap().operation(),
-        "listCcpmV1CustomConnectPluginVersions"
+        "list_ccpm_v1_custom_connect_plugin_versions"
     );
 }
 
@@ -1477,51 +1491,51 @@ async fn errors_of_every_operation_name_it() {
     let version = NewPluginVersion::new("1.0.0", "u").connector_class("a.B", ConnectorType::Source);
     let results: Vec<(&str, Error)> = vec![
         (
-            "listCcpmV1CustomConnectPlugins",
+            "list_ccpm_v1_custom_connect_plugins",
             plugins.list().send().await.unwrap_err(),
         ),
         (
-            "createCcpmV1CustomConnectPlugin",
+            "create_ccpm_v1_custom_connect_plugin",
             plugins
                 .create(&NewPlugin::new("n", Cloud::Aws))
                 .await
                 .unwrap_err(),
         ),
         (
-            "getCcpmV1CustomConnectPlugin",
+            "get_ccpm_v1_custom_connect_plugin",
             plugins.get(PLUGIN).await.unwrap_err(),
         ),
         (
-            "updateCcpmV1CustomConnectPlugin",
+            "update_ccpm_v1_custom_connect_plugin",
             plugins
                 .update(PLUGIN, &PluginUpdate::new().description("d"))
                 .await
                 .unwrap_err(),
         ),
         (
-            "deleteCcpmV1CustomConnectPlugin",
+            "delete_ccpm_v1_custom_connect_plugin",
             plugins.delete(PLUGIN).await.unwrap_err(),
         ),
         (
-            "createCcpmV1PresignedUrl",
+            "create_ccpm_v1_presigned_url",
             env.presigned_upload_url(Cloud::Aws, ContentFormat::Zip)
                 .await
                 .unwrap_err(),
         ),
         (
-            "listCcpmV1CustomConnectPluginVersions",
+            "list_ccpm_v1_custom_connect_plugin_versions",
             versions.list().await.unwrap_err(),
         ),
         (
-            "createCcpmV1CustomConnectPluginVersion",
+            "create_ccpm_v1_custom_connect_plugin_version",
             versions.create(&version).await.unwrap_err(),
         ),
         (
-            "getCcpmV1CustomConnectPluginVersion",
+            "get_ccpm_v1_custom_connect_plugin_version",
             versions.get(VERSION).await.unwrap_err(),
         ),
         (
-            "deleteCcpmV1CustomConnectPluginVersion",
+            "delete_ccpm_v1_custom_connect_plugin_version",
             versions.delete(VERSION).await.unwrap_err(),
         ),
     ];
@@ -1659,8 +1673,9 @@ async fn invalid_arguments_never_reach_the_server() {
     .await;
     assert_rejected(plugins.get_opt(long.as_str()).await, "plugin_id").await;
     assert_rejected(versions.get_opt(long.as_str()).await, "version_id").await;
-    assert!("".parse::<EnvironmentId>().is_err());
-    assert_eq!("env-1".parse::<EnvironmentId>().unwrap(), "env-1");
+    assert!(EnvironmentId::from("").validate().is_err());
+    assert!(EnvironmentId::from("..").validate().is_err());
+    assert_eq!(EnvironmentId::from("env-1"), "env-1");
 
     // Plugins.
     assert_rejected(
@@ -1719,14 +1734,14 @@ async fn invalid_arguments_never_reach_the_server() {
         "", "1", "1.2", "1.2.3.4", "01.2.3", "V1.2.3", "1.2.3-", "1.2.3+", "latest",
     ] {
         let mut v = good_version();
-        v.version = bad.into();
+        v.spec.version = bad.into();
         assert_rejected(versions.create(&v).await, "spec.version").await;
     }
     let mut v = good_version();
-    v.version = format!("1.2.3-{}", "a".repeat(60));
+    v.spec.version = format!("1.2.3-{}", "a".repeat(60));
     assert_rejected(versions.create(&v).await, "spec.version").await;
     let mut v = good_version();
-    v.connector_classes.clear();
+    v.spec.connector_classes.clear();
     assert_rejected(versions.create(&v).await, "spec.connector_classes").await;
     let v = good_version()
         .connector_classes((0..10).map(|i| ConnectorClass::source(format!("a.B{i}"))));
@@ -1778,7 +1793,7 @@ async fn invalid_arguments_never_reach_the_server() {
     let v = good_version().documentation_link(format!("https://{}", "d".repeat(505)));
     assert_rejected(versions.create(&v).await, "spec.documentation_link").await;
     let mut v = good_version();
-    v.upload_source.upload_id = String::new();
+    v.spec.upload_source = Some(UploadSource::presigned_url(""));
     assert_rejected(versions.create(&v).await, "spec.upload_source.upload_id").await;
 
     // Presigned URLs.
@@ -1802,6 +1817,7 @@ async fn invalid_arguments_never_reach_the_server() {
 async fn the_limits_themselves_are_accepted() {
     let (server, client) = setup().await;
     Mock::given(method("POST"))
+        .and(path_regex("/versions$"))
         .respond_with(json_response(202, &seed_version()))
         .mount(&server)
         .await;
@@ -1814,12 +1830,12 @@ async fn the_limits_themselves_are_accepted() {
         .sensitive_config_property("p".repeat(150))
         .sensitive_config_property("a_b+c.d-e")
         .documentation_link(format!("https://{}", "d".repeat(504)));
-    assert_eq!(v.version.chars().count(), 60);
-    assert_eq!(v.connector_classes[0].class_name.chars().count(), 150);
+    assert_eq!(v.spec.version.chars().count(), 60);
+    assert_eq!(v.spec.connector_classes[0].class_name.chars().count(), 150);
     versions.create(&v).await.unwrap();
     for version in ["v1.2.3", "1.2.3-rc.123+build.456", "0.0.1-beta", "10.20.30"] {
         let mut v = good_version();
-        v.version = version.into();
+        v.spec.version = version.into();
         versions.create(&v).await.unwrap();
     }
     let v = good_version().documentation_link("");
@@ -1897,45 +1913,53 @@ fn open_enums_parse_case_insensitively_and_keep_unknown_values() {
         serde_json::from_value::<Phase>(json!("DELETING")).unwrap(),
         Phase::Other("DELETING".into())
     );
-    assert_eq!(
-        serde_json::from_value::<Phase>(Value::Null).unwrap(),
-        Phase::Other(String::new())
-    );
+    // `null` is not a phase: an answer that sends one has broken the API's rules.
+    assert!(serde_json::from_value::<Phase>(Value::Null).is_err());
 }
 
 #[test]
-fn plugins_tolerate_unknown_fields_and_broken_metadata() {
+fn plugins_tolerate_unknown_fields_values_and_nulls_but_not_broken_fields() {
     let mut p = seed_plugin();
     p["brand_new"] = json!({"x": [1, 2]});
     p["spec"]["cloud"] = json!("ORACLE");
     p["spec"]["future"] = json!(true);
-    p["metadata"] = json!({"self": null, "created_at": "yesterday", "updated_at": 5, "extra": 1});
-    p["spec"]["environment"] = json!("env-as-a-string");
+    p["metadata"] = json!({"self": null, "created_at": null, "extra": 1});
     p["spec"]["description"] = Value::Null;
     let plugin: Plugin = serde_json::from_value(p).unwrap();
     assert_eq!(plugin.spec.cloud, Cloud::Other("ORACLE".into()));
     let meta = plugin.metadata.unwrap();
-    assert_eq!(meta.self_url, None);
+    assert_eq!(meta.self_, None);
     assert_eq!(meta.created_at, None);
-    assert_eq!(meta.updated_at, None);
-    assert!(plugin.spec.environment.is_none());
     assert!(plugin.spec.description.is_none());
 
-    for metadata in [Value::Null, json!("oops"), json!([1]), json!({})] {
+    for metadata in [Value::Null, json!({})] {
         let mut p = seed_plugin();
         p["metadata"] = metadata.clone();
         let plugin: Plugin = serde_json::from_value(p).unwrap();
         assert!(
-            plugin.metadata.unwrap_or_default().self_url.is_none(),
+            plugin.metadata.unwrap_or_default().self_.is_none(),
             "{metadata}"
         );
     }
-    let mut p = seed_plugin();
-    p.as_object_mut().unwrap().remove("metadata");
-    p["id"] = Value::Null;
-    let plugin: Plugin = serde_json::from_value(p).unwrap();
-    assert!(plugin.metadata.is_none());
-    assert_eq!(plugin.id.as_str(), "");
+    // A field of the wrong shape, or a required one missing, is an error rather than a
+    // default that would pass for data.
+    let broken: [fn(&mut Value); 6] = [
+        |p| p["metadata"] = json!("oops"),
+        |p| p["metadata"]["created_at"] = json!("yesterday"),
+        |p| p["spec"]["environment"] = json!("env-as-a-string"),
+        |p| p["id"] = Value::Null,
+        |p| {
+            p.as_object_mut().unwrap().remove("id");
+        },
+        |p| {
+            p["spec"].as_object_mut().unwrap().remove("cloud");
+        },
+    ];
+    for (i, breaks) in broken.iter().enumerate() {
+        let mut p = seed_plugin();
+        breaks(&mut p);
+        assert!(serde_json::from_value::<Plugin>(p).is_err(), "case {i}");
+    }
 }
 
 #[test]
@@ -1950,7 +1974,7 @@ fn models_serialize_back_to_the_wire_shape() {
     let mut back = serde_json::to_value(&version).unwrap();
     back["metadata"]["created_at"] = json!("2006-01-02T15:04:05-07:00");
     assert_eq!(back, seed_version());
-    let page: Page<Plugin> =
+    let page: PluginPage =
         serde_json::from_value(list_body(vec![seed_plugin()], Some(&next_link("n")), 1)).unwrap();
     assert_eq!(page.next_page_token().as_deref(), Some("n"));
 }
@@ -2135,26 +2159,26 @@ fn client_and_handles_are_send_sync_clone_static() {
     assert_traits::<cloud_plugin_sdk::confluent::PluginVersions>();
     assert_traits::<cloud_plugin_sdk::confluent::ListPlugins>();
     // The crate root re-exports the client.
-    let _: Option<cloud_plugin_sdk::ConfluentClient> = None;
+    let _: Option<cloud_plugin_sdk::confluent::ConfluentClient> = None;
 }
 
 #[test]
 fn protocol_errors_display_on_one_line() {
     let err = Error::Protocol {
         service: Service::Confluent,
-        operation: "listCcpmV1CustomConnectPlugins",
+        operation: "list_ccpm_v1_custom_connect_plugins",
         reason: "first line\nsecond line".into(),
     };
     assert_eq!(err.kind(), ErrorKind::Protocol);
     assert_eq!(
         err.to_string(),
-        "confluent listCcpmV1CustomConnectPlugins: protocol error: first line second line"
+        "confluent list_ccpm_v1_custom_connect_plugins: protocol error: first line second line"
     );
     assert!(!err.is_retryable());
     assert_eq!(err.status(), None);
     assert_eq!(err.attempts(), 0);
     // A whitespace-only next link is the last page, not a protocol error.
-    let page: Page<Plugin> = serde_json::from_value(list_body(vec![], Some("  "), 0)).unwrap();
+    let page: PluginPage = serde_json::from_value(list_body(vec![], Some("  "), 0)).unwrap();
     assert!(page.is_last());
     assert_eq!(page.next_page_token(), None);
 }

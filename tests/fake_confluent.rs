@@ -9,7 +9,7 @@ use cloud_plugin_sdk::confluent::{
     UploadVersion,
 };
 use cloud_plugin_sdk::mock::ConfluentFake;
-use cloud_plugin_sdk::{Archive, Cleanup, Error, ErrorKind, RetryPolicy, UploadStage};
+use cloud_plugin_sdk::{confluent::Archive, Cleanup, Error, ErrorKind, retry::RetryPolicy, UploadStage};
 use futures::TryStreamExt;
 
 fn client(fake: &ConfluentFake) -> ConfluentClient {
@@ -88,8 +88,8 @@ async fn plugin_lifecycle_with_paging() {
             .unwrap();
     }
     let first = plugins.list().page_size(10).send().await.unwrap();
-    assert_eq!(first.items.len(), 10);
-    assert_eq!(first.total_size, Some(25));
+    assert_eq!(first.data.len(), 10);
+    assert_eq!(first.metadata.total_size, Some(25));
     assert!(first.next_page_token().is_some());
     let pages: Vec<_> = plugins
         .list()
@@ -99,7 +99,7 @@ async fn plugin_lifecycle_with_paging() {
         .await
         .unwrap();
     assert_eq!(
-        pages.iter().map(|p| p.items.len()).collect::<Vec<_>>(),
+        pages.iter().map(|p| p.data.len()).collect::<Vec<_>>(),
         [10, 10, 5]
     );
     let all: Vec<_> = plugins

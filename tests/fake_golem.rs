@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use cloud_plugin_sdk::golem::{GolemClient, NewPlugin};
 use cloud_plugin_sdk::mock::GolemFake;
-use cloud_plugin_sdk::{ErrorKind, RetryPolicy};
+use cloud_plugin_sdk::{ErrorKind, retry::RetryPolicy};
 
 fn client(fake: &GolemFake) -> GolemClient {
     GolemClient::builder()

@@ -1,7 +1,7 @@
 //! The Golem client against wiremock: request shapes, decoding and error mapping.
 
 use cloud_plugin_sdk::golem::{AccountId, GolemClient, Icon, NewPlugin, PluginId, PluginSpec};
-use cloud_plugin_sdk::{ErrorKind, RetryPolicy};
+use cloud_plugin_sdk::{ErrorKind, retry::RetryPolicy};
 use serde_json::{Value, json};
 use wiremock::matchers::{body_json, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -385,8 +385,9 @@ async fn invalid_arguments_never_reach_the_wire() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("componentRevision"), "{err}");
-    let err = "not-a-uuid".parse::<PluginId>().unwrap_err();
-    assert!(err.to_string().contains("plugin_id"), "{err}");
+    let err: cloud_plugin_sdk::Error = "not-a-uuid".parse::<PluginId>().unwrap_err().into();
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+    assert!(err.to_string().contains("`id`"), "{err}");
     assert!(server.received_requests().await.unwrap().is_empty());
 }
 

@@ -5,7 +5,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use cloud_plugin_sdk::ratelimit::{parse_retry_after, request_id, requested_wait};
-use cloud_plugin_sdk::{ApiError, RateLimit, Service};
+use cloud_plugin_sdk::{ApiError, ratelimit::RateLimit, Service};
 use proptest::collection::vec;
 use proptest::prelude::*;
 use reqwest::StatusCode;
@@ -248,11 +248,7 @@ proptest! {
         let read = RateLimit::from_headers(&headers);
         prop_assert_eq!(
             read,
-            Some(RateLimit {
-                limit: Some(limit),
-                remaining: Some(remaining),
-                reset: Some(Duration::from_secs(reset)),
-            })
+            Some(RateLimit::new(Some(limit), Some(remaining), Some(Duration::from_secs(reset))))
         );
         // Without Retry-After, a 429 waits for the window to reset (relative seconds).
         let now = SystemTime::now();

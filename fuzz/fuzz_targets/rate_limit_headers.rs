@@ -8,7 +8,7 @@
 
 use std::time::{Duration, UNIX_EPOCH};
 
-use cloud_plugin_sdk::RateLimit;
+use cloud_plugin_sdk::ratelimit::RateLimit;
 use cloud_plugin_sdk::ratelimit::{parse_retry_after, request_id, requested_wait};
 use libfuzzer_sys::fuzz_target;
 use reqwest::StatusCode;

@@ -38,25 +38,29 @@
 //! # }
 //! ```
 
+mod list;
 mod model;
+mod open_enum;
 mod page;
 mod plugins;
 mod upload;
 mod validate;
 mod versions;
-pub(crate) mod wire;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 pub use crate::storage::{Archive, MAX_ARCHIVE_BYTES};
-pub use model::{
-    Cloud, ConnectorClass, ConnectorType, ContentFormat, EnvironmentId, EnvironmentRef, NewPlugin,
-    NewPluginVersion, ObjectMeta, Phase, Plugin, PluginId, PluginSpec, PluginUpdate, PluginVersion,
-    PluginVersionId, PluginVersionSpec, PresignedUpload, UploadSource, VersionStatus,
+pub use generated::types::{
+    ConnectorClass, EnvironmentId, EnvironmentRef, ListMeta, NewPlugin, NewPluginVersion,
+    NewPresignedUpload, ObjectMeta, Plugin, PluginId, PluginPage, PluginSpec, PluginSpecUpdate,
+    PluginUpdate, PluginVersion, PluginVersionId, PluginVersionList, PluginVersionSpec,
+    PresignedUpload, UploadSource, VersionStatus,
 };
-pub use page::{Page, PageLinks, next_page_token};
-pub use plugins::{ListPlugins, Plugins};
+pub use list::ListPlugins;
+pub use open_enum::{Cloud, ConnectorType, ContentFormat, Phase, UploadLocation};
+pub use page::next_page_token;
+pub use plugins::Plugins;
 pub use upload::{
     DEFAULT_POLL_INTERVAL, DEFAULT_READY_TIMEOUT, DEFAULT_UPLOAD_TIMEOUT, UploadEvent,
     UploadVersion,
@@ -75,22 +79,6 @@ crate::transport::generated_client!("confluent_ccpm_v1.rs");
 
 /// The public Confluent Cloud API.
 pub const DEFAULT_BASE_URL: &str = "https://api.confluent.cloud";
-
-/// The operations of ccpm/v1 under shorter names (build.rs writes them from the spec).
-pub(crate) mod op {
-    pub(crate) use super::generated::operations::{
-        CREATE_CCPM_V1_CUSTOM_CONNECT_PLUGIN as CREATE_PLUGIN,
-        CREATE_CCPM_V1_CUSTOM_CONNECT_PLUGIN_VERSION as CREATE_VERSION,
-        CREATE_CCPM_V1_PRESIGNED_URL as CREATE_PRESIGNED_URL,
-        DELETE_CCPM_V1_CUSTOM_CONNECT_PLUGIN as DELETE_PLUGIN,
-        DELETE_CCPM_V1_CUSTOM_CONNECT_PLUGIN_VERSION as DELETE_VERSION,
-        GET_CCPM_V1_CUSTOM_CONNECT_PLUGIN as GET_PLUGIN,
-        GET_CCPM_V1_CUSTOM_CONNECT_PLUGIN_VERSION as GET_VERSION,
-        LIST_CCPM_V1_CUSTOM_CONNECT_PLUGIN_VERSIONS as LIST_VERSIONS,
-        LIST_CCPM_V1_CUSTOM_CONNECT_PLUGINS as LIST_PLUGINS,
-        UPDATE_CCPM_V1_CUSTOM_CONNECT_PLUGIN as UPDATE_PLUGIN,
-    };
-}
 
 /// A client of the Confluent Cloud ccpm/v1 API. Cheap to clone; clones share connections,
 /// credentials and rate-limit state.
@@ -282,33 +270,25 @@ impl Environment {
     /// Asks for a presigned URL to upload a plugin archive to (valid for about one hour).
     ///
     /// Upload the archive there, then create a version with the returned
-    /// [`upload_id`](PresignedUpload::upload_id). When the server leaves `cloud` or
-    /// `content_format` out of its answer, the requested values are filled in.
+    /// [`upload_id`](PresignedUpload::upload_id).
     pub async fn presigned_upload_url(
         &self,
         cloud: Cloud,
         content_format: ContentFormat,
     ) -> Result<Response<PresignedUpload>> {
         self.validate()?;
-        cloud.validate_open("cloud")?;
-        content_format.validate_open("content_format")?;
-        let body = wire::PresignedUploadBody::new(&self.environment_id, &cloud, &content_format);
-        let api = self.client.api();
-        let mut upload = self
-            .client
+        cloud.validate("cloud")?;
+        content_format.validate("content_format")?;
+        let body = NewPresignedUpload {
+            cloud,
+            content_format,
+            environment: EnvironmentRef::to(&self.environment_id),
+        };
+        let client = &self.client;
+        client
             .transport()
-            .call(&op::CREATE_PRESIGNED_URL, || {
-                api.create_ccpm_v1_presigned_url(&body)
-            })
-            .await?;
-        // Filled in place: the value stays in the box it was decoded into.
-        if upload.cloud.is_missing() {
-            upload.cloud = cloud;
-        }
-        if upload.content_format.is_missing() {
-            upload.content_format = content_format;
-        }
-        Ok(upload)
+            .call(client.api().create_ccpm_v1_presigned_url(&body))
+            .await
     }
 
     pub(crate) fn validate(&self) -> Result<()> {

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::model::{
+use super::{
     Cloud, ConnectorClass, ConnectorType, NewPluginVersion, Phase, PluginVersion, PluginVersionId,
 };
 use super::versions::PluginVersions;
@@ -212,7 +212,7 @@ impl UploadVersion {
                 "the interval must not be zero",
             ));
         }
-        let version = self.request.version.clone();
+        let version = self.request.spec.version.clone();
         let fail = |stage, source| Error::Upload {
             version: version.clone(),
             stage,
@@ -238,8 +238,7 @@ impl UploadVersion {
             .await
             .map_err(|(stage, e)| fail(stage, e))?;
 
-        let mut request = self.request.clone();
-        request.upload_source = super::model::UploadSource::presigned_url(upload_id);
+        let request = self.request.clone().upload_id(upload_id);
         let created = self
             .versions
             .create(&request)
@@ -303,18 +302,21 @@ impl UploadVersion {
                 .await
                 .map_err(|e| (UploadStage::RequestingUrl, e))?
                 .into_inner();
-            if presigned.upload_id.is_empty() || presigned.upload_url.is_empty() {
+            let (Some(upload_id), Some(upload_url)) = (
+                presigned.upload_id.as_deref().filter(|id| !id.is_empty()),
+                presigned.upload_url.as_deref().filter(|url| !url.is_empty()),
+            ) else {
                 return Err((
                     UploadStage::RequestingUrl,
                     Error::protocol(
                         crate::error::Service::Confluent,
-                        super::op::CREATE_PRESIGNED_URL.id,
+                        "create_ccpm_v1_presigned_url",
                         "the presigned URL response has no upload_id or upload_url",
                     ),
                 ));
-            }
+            };
             self.emit(UploadEvent::UrlIssued {
-                upload_id: presigned.upload_id.clone(),
+                upload_id: upload_id.to_string(),
             });
             let progress = self.progress.clone().map(|p| {
                 Arc::new(move |sent, total| p(UploadEvent::Uploading { sent, total }))
@@ -327,8 +329,8 @@ impl UploadVersion {
                 } else {
                     &cloud_name
                 },
-                url: &presigned.upload_url,
-                form_data: &presigned.upload_form_data,
+                url: upload_url,
+                form_data: &presigned.form_fields(),
             };
             match storage::upload(http, &target, &self.archive, self.upload_timeout, progress).await
             {
@@ -336,7 +338,7 @@ impl UploadVersion {
                     self.emit(UploadEvent::Uploaded {
                         bytes: self.archive.len(),
                     });
-                    return Ok(presigned.upload_id);
+                    return Ok(upload_id.to_string());
                 }
                 Err(err) if !renewed && storage::is_expired_url_error(&err) => {
                     renewed = true;
@@ -371,7 +373,7 @@ impl PluginVersions {
     ///
     /// ```no_run
     /// use std::time::Duration;
-    /// use cloud_plugin_sdk::Archive;
+    /// use cloud_plugin_sdk::confluent::Archive;
     /// use cloud_plugin_sdk::confluent::{ConfluentClient, ConnectorType};
     ///
     /// # async fn run() -> cloud_plugin_sdk::Result<()> {

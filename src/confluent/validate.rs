@@ -49,9 +49,23 @@ fn not_blank(field: &str, value: &str) -> Result<()> {
     Ok(())
 }
 
-/// An id: not blank, at most [`MAX_ID`] characters.
+/// An id, which is one segment of a request's path: not blank, not `.` or `..` (which URLs read
+/// as "this" and "the parent" segment), no `\` (which URLs read as `/`), at most [`MAX_ID`]
+/// characters. Everything else is percent-encoded in the path.
 pub(crate) fn id(field: &str, value: &str) -> Result<()> {
     not_blank(field, value)?;
+    if value == "." || value == ".." {
+        return Err(Error::invalid(
+            field,
+            "must not be `.` or `..`, which would address another path",
+        ));
+    }
+    if value.contains('\\') {
+        return Err(Error::invalid(
+            field,
+            "must not contain `\\`, which URLs read as a path separator",
+        ));
+    }
     max_chars(field, value, MAX_ID)
 }
 
@@ -299,5 +313,16 @@ mod tests {
         assert!(display_name("f", "  ").is_err());
         assert!(id("environment", &"e".repeat(255)).is_ok());
         assert!(id("environment", &"e".repeat(256)).is_err());
+    }
+
+    #[test]
+    fn ids_stay_one_path_segment() {
+        for bad in ["", " ", ".", "..", "a\\b", "..\\..\\x"] {
+            let err = id("plugin_id", bad).unwrap_err();
+            assert!(err.to_string().contains("`plugin_id`"), "{bad:?}: {err}");
+        }
+        for ok in ["ccp-1", "a/b", "...", ".x", "a?b#c%d", "tab\tin"] {
+            assert!(id("plugin_id", ok).is_ok(), "{ok:?}");
+        }
     }
 }

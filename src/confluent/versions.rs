@@ -1,9 +1,7 @@
 //! The versions of one plugin.
 
-use super::model::{Cloud, NewPluginVersion, PluginId, PluginVersion, PluginVersionId};
-use super::{Environment, op, wire};
-use crate::error::Result;
-use crate::error::not_found_as_none;
+use super::{Cloud, Environment, NewPluginVersion, PluginId, PluginVersion, PluginVersionId};
+use crate::error::{Result, not_found_as_none};
 use crate::response::Response;
 
 /// The versions of one plugin. Versions cannot be changed once created: to change an archive or
@@ -34,7 +32,7 @@ impl PluginVersions {
         if let Some(cloud) = client.cached_cloud(self.env.id(), &self.plugin_id) {
             return Ok(cloud);
         }
-        let plugin = self.env.plugins().get(self.plugin_id.clone()).await?;
+        let plugin = self.env.plugins().get(&self.plugin_id).await?;
         let cloud = plugin.into_inner().spec.cloud;
         client.cache_cloud(self.env.id(), &self.plugin_id, cloud.clone());
         Ok(cloud)
@@ -51,14 +49,13 @@ impl PluginVersions {
         let client = self.env.client();
         let page = client
             .transport()
-            .call(&op::LIST_VERSIONS, || {
-                client.api().list_ccpm_v1_custom_connect_plugin_versions(
-                    self.plugin_id.as_str(),
-                    self.env.id().as_str(),
-                )
-            })
+            .call(
+                client
+                    .api()
+                    .list_ccpm_v1_custom_connect_plugin_versions(&self.plugin_id, self.env.id()),
+            )
             .await?;
-        Ok(page.map(|page| page.items))
+        Ok(page.map(|page| page.data))
     }
 
     /// Creates a version from an archive already uploaded through a presigned URL. The server
@@ -68,15 +65,15 @@ impl PluginVersions {
     pub async fn create(&self, version: &NewPluginVersion) -> Result<Response<PluginVersion>> {
         self.validate()?;
         version.validate()?;
-        let body = wire::CreatePluginVersionBody::new(self.env.id(), version);
+        let body = version.in_environment(self.env.id());
         let client = self.env.client();
         client
             .transport()
-            .call(&op::CREATE_VERSION, || {
+            .call(
                 client
                     .api()
-                    .create_ccpm_v1_custom_connect_plugin_version(self.plugin_id.as_str(), &body)
-            })
+                    .create_ccpm_v1_custom_connect_plugin_version(&self.plugin_id, &body),
+            )
             .await
     }
 
@@ -88,13 +85,11 @@ impl PluginVersions {
         let client = self.env.client();
         client
             .transport()
-            .call(&op::GET_VERSION, || {
-                client.api().get_ccpm_v1_custom_connect_plugin_version(
-                    self.plugin_id.as_str(),
-                    id.as_str(),
-                    self.env.id().as_str(),
-                )
-            })
+            .call(client.api().get_ccpm_v1_custom_connect_plugin_version(
+                &self.plugin_id,
+                &id,
+                self.env.id(),
+            ))
             .await
     }
 
@@ -114,13 +109,11 @@ impl PluginVersions {
         let client = self.env.client();
         client
             .transport()
-            .call(&op::DELETE_VERSION, || {
-                client.api().delete_ccpm_v1_custom_connect_plugin_version(
-                    self.plugin_id.as_str(),
-                    id.as_str(),
-                    self.env.id().as_str(),
-                )
-            })
+            .call(client.api().delete_ccpm_v1_custom_connect_plugin_version(
+                &self.plugin_id,
+                &id,
+                self.env.id(),
+            ))
             .await
     }
 

@@ -1,12 +1,12 @@
 //! Client for the Golem Cloud plugin registry API.
 //!
 //! ```no_run
-//! use cloud_plugin_sdk::golem::{AccountId, GolemClient, NewPlugin};
+//! use cloud_plugin_sdk::golem::{AccountId, ComponentId, GolemClient, NewPlugin};
 //!
 //! # async fn run() -> cloud_plugin_sdk::Result<()> {
 //! let golem = GolemClient::from_env()?; // GOLEM_TOKEN, optional GOLEM_BASE_URL
 //! let account: AccountId = "3d07c219-0a88-45be-9cfc-91e9d095a1e9".parse()?;
-//! let component = uuid::Uuid::parse_str("616ccd92-d666-4180-8349-8d125b269fac").unwrap();
+//! let component: ComponentId = "616ccd92-d666-4180-8349-8d125b269fac".parse()?;
 //!
 //! let plugin = golem
 //!     .account(account)
@@ -26,21 +26,23 @@
 //! ```
 
 mod model;
+mod plugins;
+mod spec;
 
 use std::sync::Arc;
 
-pub use model::{
-    AccountId, ComponentId, Icon, MAX_COMPONENT_REVISION, NewPlugin, OplogProcessor, Plugin,
-    PluginId, PluginPage, PluginSpec,
+pub use generated::types::{
+    AccountId, ComponentId, Icon, NewPlugin, OplogProcessor, Plugin, PluginId, PluginPage,
 };
+pub use model::{MAX_COMPONENT_REVISION, MAX_NAME_CHARS, MAX_TEXT_CHARS};
+pub use plugins::{Account, AccountPlugins, Plugins};
+pub use spec::PluginSpec;
 
 use crate::auth::{self, Credentials, GOLEM_BASE_URL_ENV, GOLEM_TOKEN_ENV};
-use crate::error::{Error, Result, Service, not_found_as_none};
-use crate::response::Response;
+use crate::error::{Error, Result, Service};
 use crate::transport::{Transport, TransportConfig, common_builder_methods};
 
 crate::transport::generated_client!("golem_plugins.rs");
-use generated::operations;
 
 /// The public Golem Cloud API.
 pub const DEFAULT_BASE_URL: &str = "https://release.api.golem.cloud";
@@ -125,142 +127,15 @@ impl GolemClient {
 
     /// Operations scoped to one account.
     pub fn account(&self, account_id: impl Into<AccountId>) -> Account {
-        Account {
-            client: self.clone(),
-            account_id: account_id.into(),
-        }
+        Account::new(self.clone(), account_id.into())
     }
 
     /// Operations on plugins by id.
     pub fn plugins(&self) -> Plugins {
-        Plugins {
-            client: self.clone(),
-        }
+        Plugins::new(self.clone())
     }
 
     fn transport(&self) -> &Transport {
         progenitor_client::ClientInfo::inner(&*self.api)
-    }
-}
-
-/// Operations scoped to one Golem account.
-#[derive(Debug, Clone)]
-pub struct Account {
-    client: GolemClient,
-    account_id: AccountId,
-}
-
-impl Account {
-    /// The account's id.
-    pub fn id(&self) -> AccountId {
-        self.account_id
-    }
-
-    /// The account's plugins.
-    pub fn plugins(&self) -> AccountPlugins {
-        AccountPlugins {
-            client: self.client.clone(),
-            account_id: self.account_id,
-        }
-    }
-}
-
-/// The plugins of one account: list, register, find by name and version.
-#[derive(Debug, Clone)]
-pub struct AccountPlugins {
-    client: GolemClient,
-    account_id: AccountId,
-}
-
-impl AccountPlugins {
-    /// Lists every plugin of the account the caller may view (the API has no paging).
-    pub async fn list(&self) -> Result<Response<Vec<Plugin>>> {
-        let api = &self.client.api;
-        let page = self
-            .client
-            .transport()
-            .call(&operations::LIST_ACCOUNT_PLUGINS, || {
-                api.list_account_plugins(&self.account_id.0)
-            })
-            .await?;
-        Ok(page.map(|p| p.values))
-    }
-
-    /// Registers a plugin. Fails with [`ErrorKind::Conflict`](crate::ErrorKind::Conflict) when
-    /// the account already has a plugin with the same name and version.
-    pub async fn create(&self, plugin: &NewPlugin) -> Result<Response<Plugin>> {
-        plugin.validate()?;
-        let api = &self.client.api;
-        self.client
-            .transport()
-            .call(&operations::CREATE_PLUGIN, || {
-                api.create_plugin(&self.account_id.0, plugin)
-            })
-            .await
-    }
-
-    /// Finds the plugin with this name and version, if the account has one.
-    pub async fn find(&self, name: &str, version: &str) -> Result<Option<Plugin>> {
-        let plugins = self.list().await?.into_inner();
-        Ok(plugins
-            .into_iter()
-            .find(|p| p.name == name && p.version == version))
-    }
-
-    /// Returns the plugin with the same name and version, registering it first if the account
-    /// has none. The boolean is `true` when this call registered it.
-    pub async fn ensure(&self, plugin: &NewPlugin) -> Result<(Plugin, bool)> {
-        plugin.validate()?;
-        if let Some(existing) = self.find(&plugin.name, &plugin.version).await? {
-            return Ok((existing, false));
-        }
-        match self.create(plugin).await {
-            Ok(created) => Ok((created.into_inner(), true)),
-            // Another writer registered it between the list and the create.
-            Err(err) if err.is_conflict() => self
-                .find(&plugin.name, &plugin.version)
-                .await?
-                .map(|p| (p, false))
-                .ok_or(err),
-            Err(err) => Err(err),
-        }
-    }
-}
-
-/// Plugins addressed by id: get, delete.
-#[derive(Debug, Clone)]
-pub struct Plugins {
-    client: GolemClient,
-}
-
-impl Plugins {
-    /// Gets a plugin. A plugin the caller may not view is reported as not found.
-    pub async fn get(&self, id: PluginId) -> Result<Response<Plugin>> {
-        let api = &self.client.api;
-        self.client
-            .transport()
-            .call(&operations::GET_PLUGIN_BY_ID, || {
-                api.get_plugin_by_id(&id.0)
-            })
-            .await
-    }
-
-    /// Gets a plugin, with `None` for a 404.
-    pub async fn get_opt(&self, id: PluginId) -> Result<Option<Response<Plugin>>> {
-        not_found_as_none(self.get(id).await)
-    }
-
-    /// Deletes a plugin and returns the deleted record.
-    pub async fn delete(&self, id: PluginId) -> Result<Response<Plugin>> {
-        let api = &self.client.api;
-        self.client
-            .transport()
-            .call(&operations::DELETE_PLUGIN, || api.delete_plugin(&id.0))
-            .await
-    }
-
-    /// Deletes a plugin, treating one that is already gone (404) as done: `None`.
-    pub async fn delete_if_exists(&self, id: PluginId) -> Result<Option<Response<Plugin>>> {
-        not_found_as_none(self.delete(id).await)
     }
 }

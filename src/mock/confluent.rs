@@ -65,7 +65,7 @@ const BAD_ARCHIVE_MESSAGE: &str = "The uploaded archive is not a valid ZIP or JA
 ///
 /// ```
 /// use std::time::Duration;
-/// use cloud_plugin_sdk::Archive;
+/// use cloud_plugin_sdk::confluent::Archive;
 /// use cloud_plugin_sdk::confluent::{Cloud, ConfluentClient, ConnectorType, NewPlugin};
 /// use cloud_plugin_sdk::mock::ConfluentFake;
 ///

@@ -25,7 +25,7 @@
 //!     .build()?;
 //! let started = Instant::now();
 //! let page = client.environment(fake.environment()).plugins().list().send().await?;
-//! assert!(page.items.is_empty());
+//! assert!(page.data.is_empty());
 //! assert!(started.elapsed() >= Duration::from_millis(900)); // the client waited, then retried
 //! assert_eq!(fake.received_requests().await, 2);
 //! # Ok::<(), cloud_plugin_sdk::Error>(())

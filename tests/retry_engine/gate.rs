@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::common::{client, fast_policy, request, request_count};
-use cloud_plugin_sdk::RateLimit;
+use cloud_plugin_sdk::ratelimit::RateLimit;
 use cloud_plugin_sdk::retry::{GiveUp, RateLimitGate, RetryPolicy, SynthesizedResponse, execute};
 use reqwest::{Method, StatusCode};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
@@ -393,11 +393,7 @@ async fn attempts_report_the_final_answers_rate_limit() {
     assert_eq!(result.expect("response").status(), StatusCode::OK);
     assert_eq!(
         attempts.rate_limit,
-        Some(RateLimit {
-            limit: Some(10),
-            remaining: Some(7),
-            reset: Some(Duration::from_secs(30)),
-        })
+        Some(RateLimit::new(Some(10), Some(7), Some(Duration::from_secs(30))))
     );
 
     // A retried call reports its last answer (a plain 200 here), not the one that failed.

@@ -99,7 +99,7 @@ proptest! {
         map.insert("x-ratelimit-reset", HeaderValue::from(reset));
         prop_assert_eq!(
             RateLimit::from_headers(&map),
-            Some(RateLimit { limit: Some(limit), remaining: Some(remaining), reset: Some(Duration::from_secs(reset)) })
+            Some(RateLimit::new(Some(limit), Some(remaining), Some(Duration::from_secs(reset))))
         );
     }
 }

@@ -1,0 +1,335 @@
+//! The retry loop: admission by the gate, attempts, classification and the waits between them.
+
+use backoff::ExponentialBackoff;
+use backoff::backoff::Backoff as _;
+use bytes::Bytes;
+use reqwest::Method;
+use tokio::time::Instant;
+
+use super::classify::{Reason, Retry, View, classify};
+use super::gate::{CallLabel, RateLimitGate, Ticket};
+use super::outcome::{Attempts, GiveUp, synthesized_rate_limit};
+use super::policy::{RetryPolicy, WaitLimits};
+use crate::ratelimit::{RateLimit, request_id};
+
+/// Sends `request` through `http` under `policy`, honouring and updating `gate`.
+///
+/// `service` and `operation` name the call in tracing events. The result is the last response or
+/// transport error, exactly as `reqwest` produced it (or a synthesized 429, see
+/// [`SynthesizedResponse`](super::SynthesizedResponse)), together with the number of attempts made
+/// and why retrying stopped. Statuses are never turned into errors here; mapping them is the
+/// caller's job. The policy's deadline bounds the waits; the time a single request takes is
+/// bounded by the HTTP client's timeout.
+///
+/// Each retry sends a copy of the request, made before the previous attempt goes out and only while
+/// another attempt may follow; a request whose body is a stream cannot be copied and is sent once.
+pub async fn execute(
+    http: &reqwest::Client,
+    policy: &RetryPolicy,
+    gate: &RateLimitGate,
+    request: reqwest::Request,
+    service: &'static str,
+    operation: &str,
+) -> (reqwest::Result<reqwest::Response>, Attempts) {
+    let deadline = policy
+        .deadline
+        .and_then(|limit| Instant::now().checked_add(limit));
+    let engine = Engine {
+        http,
+        policy,
+        gate,
+        service,
+        operation,
+        deadline,
+        body_limit: None,
+    };
+    let (outcome, attempts) = engine.run(request).await;
+    (
+        outcome
+            .map(Sent::into_response)
+            .map_err(Failure::into_error),
+        attempts,
+    )
+}
+
+/// One call's run through the engine.
+pub(crate) struct Engine<'a> {
+    pub(crate) http: &'a reqwest::Client,
+    pub(crate) policy: &'a RetryPolicy,
+    pub(crate) gate: &'a RateLimitGate,
+    pub(crate) service: &'static str,
+    pub(crate) operation: &'a str,
+    /// When the call must be over.
+    pub(crate) deadline: Option<Instant>,
+    /// When set, a success's body is read within the attempt (so a body cut off is retried like
+    /// any other transport failure), refusing bodies longer than this many bytes.
+    pub(crate) body_limit: Option<u64>,
+}
+
+/// What an attempt produced.
+pub(crate) enum Sent {
+    /// A response whose body is still to be read.
+    Streaming(reqwest::Response),
+    /// A success whose body was read within the attempt.
+    Read(http::Response<Bytes>),
+    /// A success whose body is longer than the limit; it was not read.
+    TooLarge {
+        /// The response's head.
+        head: http::response::Parts,
+        /// The limit it broke.
+        limit: u64,
+    },
+}
+
+impl Sent {
+    fn status(&self) -> reqwest::StatusCode {
+        match self {
+            Sent::Streaming(response) => response.status(),
+            Sent::Read(response) => response.status(),
+            Sent::TooLarge { head, .. } => head.status,
+        }
+    }
+
+    fn headers(&self) -> &reqwest::header::HeaderMap {
+        match self {
+            Sent::Streaming(response) => response.headers(),
+            Sent::Read(response) => response.headers(),
+            Sent::TooLarge { head, .. } => &head.headers,
+        }
+    }
+
+    /// The outcome as a `reqwest::Response`.
+    pub(crate) fn into_response(self) -> reqwest::Response {
+        match self {
+            Sent::Streaming(response) => response,
+            Sent::Read(response) => reqwest::Response::from(response),
+            Sent::TooLarge { head, limit } => {
+                let error = crate::body::BodyTooLarge { limit };
+                let body = futures::stream::once(async move { Err::<Bytes, _>(error) });
+                reqwest::Response::from(http::Response::from_parts(
+                    head,
+                    reqwest::Body::wrap_stream(body),
+                ))
+            }
+        }
+    }
+}
+
+/// An attempt's outcome: what was sent back, or why nothing usable came.
+type Outcome = Result<Sent, Failure>;
+
+/// An attempt that produced no usable response.
+pub(crate) enum Failure {
+    /// The request failed in transport.
+    Transport(reqwest::Error),
+    /// The success's body broke off while it was read; it carries the read error.
+    Body(reqwest::Error),
+}
+
+impl Failure {
+    /// The underlying error.
+    pub(crate) fn into_error(self) -> reqwest::Error {
+        match self {
+            Failure::Transport(error) | Failure::Body(error) => error,
+        }
+    }
+}
+
+fn view(outcome: &Outcome) -> View<'_> {
+    match outcome {
+        Ok(sent) => View::Answer(sent.status(), sent.headers()),
+        Err(Failure::Transport(error)) => View::Failed(error),
+        Err(Failure::Body(_)) => View::BodyFailed,
+    }
+}
+
+impl Engine<'_> {
+    fn label<'b>(&'b self, method: &'b Method) -> CallLabel<'b> {
+        CallLabel {
+            service: self.service,
+            operation: self.operation,
+            method,
+        }
+    }
+
+    /// Runs the call: attempts until an outcome is final or a limit is reached.
+    pub(crate) async fn run(&self, mut request: reqwest::Request) -> (Outcome, Attempts) {
+        let method = request.method().clone();
+        let limits = WaitLimits::new(self.policy, self.deadline);
+        let retries = self.policy.retries();
+        let mut attempts = Attempts::default();
+        let mut backoff: Option<ExponentialBackoff> = None;
+        loop {
+            let ticket = if self.policy.share_rate_limits {
+                match self.gate.wait_turn(&limits, self.label(&method)).await {
+                    Ok(ticket) => Some(ticket),
+                    Err((give_up, remaining)) => {
+                        attempts.give_up = Some(give_up);
+                        attempts.synthesized = true;
+                        attempts.rate_limit = None;
+                        self.log_give_up(&method, &attempts, None, None);
+                        let response = synthesized_rate_limit(remaining);
+                        return (Ok(Sent::Streaming(response)), attempts);
+                    }
+                }
+            } else {
+                None
+            };
+            let spare = if attempts.attempts < retries {
+                request.try_clone()
+            } else {
+                None
+            };
+            attempts.attempts += 1;
+            let outcome = self.send(request).await;
+            let Some(retry) = self.settle(&method, &outcome, ticket, &mut attempts) else {
+                return (outcome, attempts);
+            };
+            let response_request_id = match &outcome {
+                Ok(sent) => request_id(sent.headers()),
+                Err(_) => None,
+            };
+            let next = if attempts.attempts > retries {
+                Err(GiveUp::RetriesExhausted)
+            } else if let Some(spare) = spare {
+                let backoff = backoff.get_or_insert_with(|| self.policy.backoff());
+                self.retry_delay(&limits, retry.server_wait, backoff)
+                    .map(|delay| (delay, spare))
+            } else {
+                Err(GiveUp::BodyNotCloneable)
+            };
+            let (delay, spare) = match next {
+                Ok(next) => next,
+                Err(give_up) => {
+                    attempts.give_up = Some(give_up);
+                    self.log_give_up(
+                        &method,
+                        &attempts,
+                        Some(retry.reason),
+                        response_request_id.as_deref(),
+                    );
+                    return (outcome, attempts);
+                }
+            };
+            tracing::debug!(
+                target: "cloud_plugin_sdk::retry",
+                service = self.service,
+                operation = self.operation,
+                method = method.as_str(),
+                status = retry.reason.status(),
+                error_kind = retry.reason.error_kind(),
+                attempt = attempts.attempts,
+                delay_ms = super::millis(delay),
+                request_id = response_request_id.as_deref(),
+                "retrying request",
+            );
+            // Release the connection before sleeping rather than holding an unread body.
+            drop(outcome);
+            tokio::time::sleep(delay).await;
+            request = spare;
+        }
+    }
+
+    /// Sends one attempt; with a body limit, reads a success's body as part of it.
+    async fn send(&self, request: reqwest::Request) -> Outcome {
+        let response = self
+            .http
+            .execute(request)
+            .await
+            .map_err(Failure::Transport)?;
+        let Some(limit) = self.body_limit else {
+            return Ok(Sent::Streaming(response));
+        };
+        if !response.status().is_success() {
+            return Ok(Sent::Streaming(response));
+        }
+        if response.content_length().is_some_and(|length| length > limit) {
+            let (head, _) = http::Response::<reqwest::Body>::from(response).into_parts();
+            return Ok(Sent::TooLarge { head, limit });
+        }
+        let (head, body) = http::Response::<reqwest::Body>::from(response).into_parts();
+        match crate::body::read_body(body, limit).await {
+            Ok(Some(bytes)) => Ok(Sent::Read(http::Response::from_parts(head, bytes))),
+            Ok(None) => Ok(Sent::TooLarge { head, limit }),
+            Err(error) => Err(Failure::Body(error)),
+        }
+    }
+
+    /// Records an attempt's outcome: teaches the gate, releases the ticket and says whether the
+    /// outcome is final (`None`) or worth retrying.
+    fn settle(
+        &self,
+        method: &Method,
+        outcome: &Outcome,
+        ticket: Option<Ticket<'_>>,
+        attempts: &mut Attempts,
+    ) -> Option<Retry> {
+        attempts.rate_limit = None;
+        let view = view(outcome);
+        if let View::Answer(status, headers) = view {
+            let rate_limit = RateLimit::from_headers(headers);
+            attempts.rate_limit = rate_limit;
+            if let Some(ticket) = &ticket {
+                self.gate.observe(status, headers, rate_limit, ticket);
+            }
+        }
+        // The request is no longer in flight, whatever happens next.
+        drop(ticket);
+        let retry = classify(method, &view);
+        if retry.is_none() {
+            let failed = match view {
+                View::Answer(status, _) => status.as_u16() >= 400,
+                View::Failed(_) | View::BodyFailed => true,
+            };
+            attempts.give_up = failed.then_some(GiveUp::NotRetryable);
+        }
+        retry
+    }
+
+    /// The wait before the next attempt, or why there will be none.
+    fn retry_delay(
+        &self,
+        limits: &WaitLimits,
+        server_wait: Option<std::time::Duration>,
+        backoff: &mut ExponentialBackoff,
+    ) -> Result<std::time::Duration, GiveUp> {
+        if let Some(wait) = server_wait {
+            limits.check(wait)?;
+            return Ok(limits.jittered(wait));
+        }
+        // With no elapsed-time limit the generator always yields; fall back to the ceiling anyway.
+        let interval = backoff
+            .next_backoff()
+            .unwrap_or(self.policy.max_backoff)
+            .min(self.policy.max_backoff)
+            .min(self.policy.max_wait);
+        if limits.time_left().is_some_and(|left| interval > left) {
+            return Err(GiveUp::WaitExceedsDeadline {
+                requested: interval,
+            });
+        }
+        Ok(interval)
+    }
+
+    fn log_give_up(
+        &self,
+        method: &Method,
+        attempts: &Attempts,
+        reason: Option<Reason>,
+        request_id: Option<&str>,
+    ) {
+        tracing::debug!(
+            target: "cloud_plugin_sdk::retry",
+            service = self.service,
+            operation = self.operation,
+            method = method.as_str(),
+            status = reason.and_then(Reason::status),
+            error_kind = reason.and_then(Reason::error_kind),
+            attempt = attempts.attempts,
+            give_up = ?attempts.give_up,
+            synthesized = attempts.synthesized,
+            request_id,
+            "not retrying request",
+        );
+    }
+}

@@ -1,0 +1,214 @@
+//! One call of a generated operation: its record, its deadline, and the one mapping of its
+//! outcome into the crate's [`Response`] or [`Error`].
+//!
+//! The hooks run inside the generated operation and see only the request; what they learn about
+//! the call (the operation's name, the attempts, the final answer's status and request id) goes
+//! into a record local to the call's task, which the mapping reads once the operation is over.
+
+use std::cell::RefCell;
+use std::future::Future;
+
+use progenitor_client::{Error as GenError, ResponseValue};
+use reqwest::StatusCode;
+use reqwest::header::HeaderMap;
+use tokio::time::Instant;
+
+use super::Transport;
+use crate::body::{read_error_body, too_large};
+use crate::error::{Error, Result, one_line};
+use crate::ratelimit::{self, RateLimit};
+use crate::response::Response;
+use crate::retry::Attempts;
+
+tokio::task_local! {
+    /// The record of the call running on this task, if any.
+    static CALL: RefCell<CallRecord>;
+}
+
+/// What the hooks learned about one call.
+#[derive(Debug, Default)]
+struct CallRecord {
+    /// The operation, as progenitor names it (the spec's operationId in snake case).
+    operation: Option<&'static str>,
+    /// When the call must be over.
+    deadline: Option<Instant>,
+    /// What the retry engine reported.
+    attempts: Attempts,
+    /// The status of the final answer, when there was one.
+    status: Option<StatusCode>,
+    /// The request id of the final answer, when it had one.
+    request_id: Option<String>,
+}
+
+fn with_record(update: impl FnOnce(&mut CallRecord)) {
+    // Outside a call (a generated operation run directly) there is nothing to record.
+    let _ = CALL.try_with(|record| update(&mut record.borrow_mut()));
+}
+
+/// Records the name of the operation being called.
+pub(super) fn name_operation(operation: &'static str) {
+    with_record(|record| record.operation = Some(operation));
+}
+
+/// The deadline of the call running on this task.
+pub(super) fn deadline() -> Option<Instant> {
+    CALL.try_with(|record| record.borrow().deadline)
+        .ok()
+        .flatten()
+}
+
+/// Records what the retry engine reported, with the final answer, if any.
+pub(super) fn record_attempts(attempts: Attempts, answer: Option<&reqwest::Response>) {
+    with_record(|record| {
+        record.attempts = attempts;
+        record.status = answer.map(reqwest::Response::status);
+        record.request_id = answer.and_then(|answer| ratelimit::request_id(answer.headers()));
+    });
+}
+
+/// How a generated operation ended, with an error status's body read.
+enum Finished<T> {
+    /// A decoded success.
+    Value(ResponseValue<T>),
+    /// An error status, with the start of its body.
+    Answered {
+        status: StatusCode,
+        headers: HeaderMap,
+        body: Vec<u8>,
+    },
+    /// Any other failure.
+    Failed(GenError<()>),
+}
+
+async fn finish<T>(
+    operation: impl Future<Output = std::result::Result<ResponseValue<T>, GenError<()>>>,
+) -> Finished<T> {
+    match operation.await {
+        Ok(value) => Finished::Value(value),
+        Err(GenError::UnexpectedResponse(response)) => Finished::Answered {
+            status: response.status(),
+            headers: response.headers().clone(),
+            body: read_error_body(response).await,
+        },
+        Err(error) => Finished::Failed(error),
+    }
+}
+
+impl Transport {
+    /// Runs one generated operation within the call's deadline and maps its outcome.
+    pub(crate) async fn call<T>(
+        &self,
+        operation: impl Future<Output = std::result::Result<ResponseValue<T>, GenError<()>>>,
+    ) -> Result<Response<T>> {
+        let started = Instant::now();
+        let deadline = self
+            .retry
+            .deadline
+            .and_then(|limit| started.checked_add(limit));
+        let record = RefCell::new(CallRecord {
+            deadline,
+            ..CallRecord::default()
+        });
+        let mut scoped = std::pin::pin!(CALL.scope(record, finish(operation)));
+        let finished = match deadline {
+            Some(deadline) => tokio::time::timeout_at(deadline, scoped.as_mut())
+                .await
+                .ok(),
+            None => Some(scoped.as_mut().await),
+        };
+        let record = scoped
+            .as_mut()
+            .take_value()
+            .map(RefCell::into_inner)
+            .unwrap_or_default();
+        let operation = record.operation.unwrap_or("unknown");
+        let attempts = record.attempts.attempts;
+        match finished {
+            Some(Finished::Value(value)) => Ok(Response::new(
+                value.status(),
+                ratelimit::request_id(value.headers()),
+                RateLimit::from_headers(value.headers()),
+                attempts.max(1),
+                value.into_inner(),
+            )),
+            Some(Finished::Answered {
+                status,
+                headers,
+                body,
+            }) => Err(crate::error_body::decode(
+                self.service,
+                operation,
+                status,
+                &headers,
+                &body,
+                attempts.max(1),
+            )
+            .into()),
+            Some(Finished::Failed(error)) => Err(self.failure(operation, error, &record)),
+            None => Err(Error::Deadline {
+                service: self.service,
+                operation,
+                deadline: self.retry.deadline.unwrap_or_default(),
+                attempts,
+            }),
+        }
+    }
+
+    /// The error for a failure without an error status.
+    fn failure(&self, operation: &'static str, error: GenError<()>, record: &CallRecord) -> Error {
+        let attempts = record.attempts.attempts.max(1);
+        match error {
+            GenError::InvalidRequest(reason) | GenError::Custom(reason) => {
+                Error::invalid("request", reason)
+            }
+            GenError::CommunicationError(source) if source.is_builder() => {
+                Error::invalid("request", source.without_url().to_string())
+            }
+            GenError::ResponseBodyError(source) if too_large(&source).is_some() => {
+                Error::ResponseTooLarge {
+                    service: self.service,
+                    operation,
+                    limit: too_large(&source).map_or(self.max_response_bytes, |e| e.limit),
+                    status: record.status,
+                    request_id: record.request_id.clone(),
+                }
+            }
+            GenError::CommunicationError(source)
+            | GenError::InvalidUpgrade(source)
+            | GenError::ResponseBodyError(source) => Error::transport(
+                self.service,
+                operation,
+                attempts,
+                source,
+            ),
+            GenError::InvalidResponsePayload(body, source) => Error::Decode {
+                service: self.service,
+                operation,
+                status: record.status,
+                request_id: record.request_id.clone(),
+                body: one_line(&String::from_utf8_lossy(&body), 200),
+                source,
+            },
+            // Operations declare no error bodies (build.rs keeps success responses only), and
+            // error statuses come back as `UnexpectedResponse`.
+            GenError::ErrorResponse(value) => crate::error_body::decode(
+                self.service,
+                operation,
+                value.status(),
+                value.headers(),
+                b"",
+                attempts,
+            )
+            .into(),
+            GenError::UnexpectedResponse(response) => crate::error_body::decode(
+                self.service,
+                operation,
+                response.status(),
+                response.headers(),
+                b"",
+                attempts,
+            )
+            .into(),
+        }
+    }
+}
