@@ -43,10 +43,7 @@ const APIS: &[Api] = &[
             ("EnvironmentPluginGrantCreation", "NewPluginGrant"),
             ("EnvironmentPluginGrant", "PluginGrant"),
             ("EnvironmentPluginGrantWithDetails", "PluginGrantDetails"),
-            (
-                "Page_EnvironmentPluginGrantWithDetails",
-                "PluginGrantPage",
-            ),
+            ("Page_EnvironmentPluginGrantWithDetails", "PluginGrantPage"),
         ],
         derives: &[
             ("AccountId", ID_DERIVES),
@@ -113,7 +110,11 @@ fn fail(message: &str) -> ! {
 fn generate(api: &Api, path: &Path, out_dir: &Path) -> Result<(), String> {
     let doc = spec::load(path)?;
     for open_enum in spec::open_enums(&doc) {
-        if !api.replacements.iter().any(|(schema, _)| *schema == open_enum) {
+        if !api
+            .replacements
+            .iter()
+            .any(|(schema, _)| *schema == open_enum)
+        {
             return Err(format!(
                 "open enum `{open_enum}` needs a hand-written replacement in build.rs"
             ));
@@ -135,7 +136,11 @@ fn generate(api: &Api, path: &Path, out_dir: &Path) -> Result<(), String> {
     // breaking change for users (they build request types with the constructors in src/).
     let objects = spec::object_schemas(&doc);
     for schema in spec::schema_names(&doc) {
-        if api.replacements.iter().any(|(replaced, _)| *replaced == schema) {
+        if api
+            .replacements
+            .iter()
+            .any(|(replaced, _)| *replaced == schema)
+        {
             continue;
         }
         let mut patch = TypePatch::default();

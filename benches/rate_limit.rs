@@ -22,8 +22,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
-use cloud_plugin_sdk::retry::RetryPolicy;
 use cloud_plugin_sdk::golem::{GolemClient, Plugin, PluginId};
+use cloud_plugin_sdk::retry::RetryPolicy;
 use support::server::{Handler, LoopbackServer};
 use support::stats::median;
 use support::{Arm, Settings, fail, fixtures};

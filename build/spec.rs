@@ -237,12 +237,12 @@ fn hoist_open_enums(doc: &mut Value) -> Result<(), String> {
     for (key, value) in doc.as_object_mut().into_iter().flatten() {
         if key == "paths" {
             hoist_in(value, &mut hoisted, true)?;
-        } else if key == "components" {
-            if let Some(schemas) = value.get_mut("schemas").and_then(Value::as_object_mut) {
-                for schema in schemas.values_mut() {
-                    // A named schema that is itself an open enum stays where it is.
-                    hoist_in(schema, &mut hoisted, false)?;
-                }
+        } else if key == "components"
+            && let Some(schemas) = value.get_mut("schemas").and_then(Value::as_object_mut)
+        {
+            for schema in schemas.values_mut() {
+                // A named schema that is itself an open enum stays where it is.
+                hoist_in(schema, &mut hoisted, false)?;
             }
         }
     }
@@ -453,7 +453,8 @@ fn relax(schema: &mut Value, use_: Use, read_only_schemas: &BTreeSet<String>) {
             .flatten()
             .filter(|(_, property)| {
                 is_read_only(property)
-                    || referred_schema(property).is_some_and(|name| read_only_schemas.contains(name))
+                    || referred_schema(property)
+                        .is_some_and(|name| read_only_schemas.contains(name))
             })
             .map(|(name, _)| name.clone())
             .collect();

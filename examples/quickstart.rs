@@ -24,7 +24,7 @@ use cloud_plugin_sdk::confluent::{
 };
 use cloud_plugin_sdk::golem::{AccountId, GolemClient, NewPlugin};
 use cloud_plugin_sdk::mock::{ConfluentFake, GolemFake};
-use cloud_plugin_sdk::{confluent::Archive, Error};
+use cloud_plugin_sdk::{Error, confluent::Archive};
 use futures::TryStreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 

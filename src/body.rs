@@ -1,13 +1,11 @@
 //! Reading response bodies within a size limit.
 
-use bytes::{Bytes, BytesMut};
-use http_body_util::BodyExt as _;
-
 use crate::error::MAX_ERROR_BODY_BYTES;
+use bytes::Bytes;
+use futures::StreamExt as _;
 
 /// Default limit on a success body: far more than any answer of either API.
 pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 32 * 1024 * 1024;
-
 
 /// The error a response body reports when it is longer than the client accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -17,37 +15,56 @@ pub(crate) struct BodyTooLarge {
     pub(crate) limit: u64,
 }
 
-/// Reads a whole body of at most `limit` bytes. `Ok(None)` when it is longer: reading stops at
-/// the limit.
-pub(crate) async fn read_body(mut body: reqwest::Body, limit: u64) -> reqwest::Result<Option<Bytes>> {
-    let mut first: Option<Bytes> = None;
-    let mut joined: Option<BytesMut> = None;
-    let mut length = 0u64;
-    while let Some(frame) = body.frame().await {
-        let Ok(data) = frame?.into_data() else {
-            continue;
-        };
-        length = length.saturating_add(data.len() as u64);
-        if length > limit {
-            return Ok(None);
-        }
-        // A body that arrives in one piece (most JSON answers) is kept as it came.
-        match (&mut joined, first.take()) {
-            (Some(joined), _) => joined.extend_from_slice(&data),
-            (None, Some(earlier)) => {
-                let mut buffer = BytesMut::with_capacity(earlier.len() + data.len());
-                buffer.extend_from_slice(&earlier);
-                buffer.extend_from_slice(&data);
-                joined = Some(buffer);
-            }
-            (None, None) => first = Some(data),
-        }
+/// `response` with its body held to `limit` bytes. A response that announces a length within
+/// the limit is returned as it came (its body cannot run longer); one that announces more fails
+/// as soon as its body is read, without reading it; one that announces nothing fails once its
+/// body passes the limit.
+pub(crate) fn limit_body(mut response: reqwest::Response, limit: u64) -> reqwest::Response {
+    let announced = response.content_length().or_else(|| {
+        let header = response.headers().get(reqwest::header::CONTENT_LENGTH)?;
+        header.to_str().ok()?.parse().ok()
+    });
+    if announced.is_some_and(|length| length <= limit) {
+        return response;
     }
-    Ok(Some(match (joined, first) {
-        (Some(joined), _) => joined.freeze(),
-        (None, Some(first)) => first,
-        (None, None) => Bytes::new(),
-    }))
+    let head = take_head(&mut response);
+    let body = if announced.is_some() {
+        reqwest::Body::wrap_stream(futures::stream::once(async move {
+            Err::<Bytes, BoxError>(Box::new(BodyTooLarge { limit }))
+        }))
+    } else {
+        let mut length = 0u64;
+        reqwest::Body::wrap_stream(response.bytes_stream().map(move |chunk| {
+            let chunk = chunk?;
+            length = length.saturating_add(chunk.len() as u64);
+            if length > limit {
+                return Err::<Bytes, BoxError>(Box::new(BodyTooLarge { limit }));
+            }
+            Ok(chunk)
+        }))
+    };
+    reqwest::Response::from(http::Response::from_parts(head, body))
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The head of `response`, its headers and extensions moved out, for a response rebuilt around
+/// another body.
+fn take_head(response: &mut reqwest::Response) -> http::response::Parts {
+    use reqwest::ResponseBuilderExt as _;
+    // reqwest keeps the URL of a response rebuilt from parts in an extension; without it, it
+    // would make one up.
+    let (mut head, ()) = http::Response::builder()
+        .url(response.url().clone())
+        .body(())
+        .unwrap_or_default()
+        .into_parts();
+    head.status = response.status();
+    head.version = response.version();
+    head.headers = std::mem::take(response.headers_mut());
+    head.extensions
+        .extend(std::mem::take(response.extensions_mut()));
+    head
 }
 
 /// Reads at most [`MAX_ERROR_BODY_BYTES`] of an error body; a broken body yields what arrived.
@@ -80,56 +97,61 @@ pub(crate) fn too_large(error: &(dyn std::error::Error + 'static)) -> Option<Bod
 mod tests {
     use super::*;
 
-    fn streamed(chunks: Vec<std::io::Result<&'static [u8]>>) -> reqwest::Body {
-        let chunks = chunks
-            .into_iter()
-            .map(|chunk| chunk.map(Bytes::from_static));
-        reqwest::Body::wrap_stream(futures::stream::iter(chunks))
+    fn response(length: Option<u64>, chunks: Vec<&'static [u8]>) -> reqwest::Response {
+        let stream = futures::stream::iter(
+            chunks
+                .into_iter()
+                .map(|chunk| Ok::<_, std::io::Error>(Bytes::from_static(chunk))),
+        );
+        let mut response = http::Response::new(reqwest::Body::wrap_stream(stream));
+        if let Some(length) = length {
+            response
+                .headers_mut()
+                .insert(reqwest::header::CONTENT_LENGTH, length.into());
+        }
+        reqwest::Response::from(response)
     }
 
     #[tokio::test]
-    async fn a_body_in_one_frame_is_returned_as_it_came() {
-        let sent = Bytes::from_static(b"{\"id\":\"p-1\"}");
-        let read = read_body(reqwest::Body::from(sent.clone()), 100)
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(read, sent);
-        assert_eq!(read.as_ptr(), sent.as_ptr());
+    async fn a_body_within_the_limit_reads_whole() {
+        let body = limit_body(response(None, vec![b"12345", b"67890"]), 10);
+        assert_eq!(&body.bytes().await.unwrap()[..], b"1234567890");
+        let sent = reqwest::Response::from(http::Response::new(Bytes::from_static(b"{}")));
+        let kept = limit_body(sent, 2);
+        assert_eq!(kept.content_length(), Some(2));
+        assert_eq!(&kept.bytes().await.unwrap()[..], b"{}");
     }
 
     #[tokio::test]
-    async fn a_body_in_many_frames_is_joined_in_order() {
-        let body = streamed(vec![Ok(b"{\"id\""), Ok(b""), Ok(b":\"p-1"), Ok(b"\"}")]);
-        let read = read_body(body, 100).await.unwrap().unwrap();
-        assert_eq!(&read[..], b"{\"id\":\"p-1\"}");
-        assert!(read_body(streamed(vec![]), 0).await.unwrap().unwrap().is_empty());
+    async fn a_longer_body_fails_naming_the_limit() {
+        let long = limit_body(response(None, vec![b"12345", b"67890", b"x"]), 10);
+        let error = long.bytes().await.unwrap_err();
+        assert_eq!(too_large(&error), Some(BodyTooLarge { limit: 10 }));
+        // Announced longer: fails without waiting for the body.
+        let announced = limit_body(response(Some(1 << 40), vec![]), 10);
+        let error = announced.bytes().await.unwrap_err();
+        assert_eq!(too_large(&error), Some(BodyTooLarge { limit: 10 }));
     }
 
     #[tokio::test]
-    async fn a_body_over_the_limit_stops_at_the_limit() {
-        let body = streamed(vec![Ok(b"12345"), Ok(b"67890"), Ok(b"x")]);
-        assert_eq!(read_body(body, 10).await.unwrap(), None);
-        let body = streamed(vec![Ok(b"12345"), Ok(b"67890")]);
-        assert_eq!(read_body(body, 10).await.unwrap().unwrap().len(), 10);
+    async fn the_head_is_kept() {
+        let stream = futures::stream::iter([Ok::<_, std::io::Error>(Bytes::from_static(b"{}"))]);
+        let mut head = http::Response::new(reqwest::Body::wrap_stream(stream));
+        *head.status_mut() = reqwest::StatusCode::ACCEPTED;
+        head.headers_mut().insert(
+            "x-request-id",
+            reqwest::header::HeaderValue::from_static("r-1"),
+        );
+        let sent = reqwest::Response::from(head);
+        let url = sent.url().clone();
+        let limited = limit_body(sent, 10);
+        assert_eq!(limited.status(), reqwest::StatusCode::ACCEPTED);
+        assert_eq!(limited.headers()["x-request-id"], "r-1");
+        assert_eq!(limited.url(), &url);
     }
 
-    #[tokio::test]
-    async fn a_body_cut_off_is_an_error() {
-        let body = streamed(vec![
-            Ok(b"{\"id\""),
-            Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset")),
-        ]);
-        assert!(read_body(body, 100).await.is_err());
-    }
-
-    #[tokio::test]
-    async fn too_large_is_found_among_the_causes_of_a_read_error() {
-        let stream = futures::stream::once(async { Err::<Bytes, _>(BodyTooLarge { limit: 7 }) });
-        let error = read_body(reqwest::Body::wrap_stream(stream), 100)
-            .await
-            .unwrap_err();
-        assert_eq!(too_large(&error), Some(BodyTooLarge { limit: 7 }));
+    #[test]
+    fn too_large_is_not_found_in_other_errors() {
         assert_eq!(too_large(&std::io::Error::other("x")), None);
     }
 }

@@ -14,7 +14,6 @@ pub mod mock;
 pub mod ratelimit;
 mod response;
 pub mod retry;
-mod storage;
 mod transport;
 
 pub use auth::{

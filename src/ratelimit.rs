@@ -33,10 +33,16 @@
 use std::time::{Duration, SystemTime};
 
 use reqwest::StatusCode;
-use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
 
 /// Header carrying the server's identifier for the request.
-const REQUEST_ID_HEADER: &str = "x-request-id";
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+/// Requests allowed in the current window.
+const LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
+/// Requests left in the current window.
+const REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
+/// Seconds until the current window resets.
+const RESET: HeaderName = HeaderName::from_static("x-ratelimit-reset");
 /// Longest request id that is kept; anything longer is treated as absent.
 const MAX_REQUEST_ID_LEN: usize = 256;
 
@@ -69,11 +75,11 @@ impl RateLimit {
     /// Values must be non-negative decimal integers (surrounding whitespace is allowed); values
     /// beyond `u64::MAX` saturate. Returns `None` if none of the three headers parses.
     pub fn from_headers(headers: &HeaderMap) -> Option<RateLimit> {
-        let value = |name: &str| headers.get(name).and_then(header_u64);
+        let value = |name: &HeaderName| headers.get(name).and_then(header_u64);
         let rate_limit = RateLimit {
-            limit: value("x-ratelimit-limit"),
-            remaining: value("x-ratelimit-remaining"),
-            reset: value("x-ratelimit-reset").map(Duration::from_secs),
+            limit: value(&LIMIT),
+            remaining: value(&REMAINING),
+            reset: value(&RESET).map(Duration::from_secs),
         };
         (rate_limit != RateLimit::default()).then_some(rate_limit)
     }
@@ -131,14 +137,24 @@ pub fn requested_wait(
 /// 1 to 256 characters of visible ASCII, so a hostile server cannot smuggle control characters
 /// or megabytes of text into logs.
 pub fn request_id(headers: &HeaderMap) -> Option<String> {
-    let value = headers.get(REQUEST_ID_HEADER)?.as_bytes().trim_ascii();
-    let acceptable = !value.is_empty()
-        && value.len() <= MAX_REQUEST_ID_LEN
-        && value.iter().all(u8::is_ascii_graphic);
     // Visible ASCII is UTF-8.
-    acceptable
-        .then(|| std::str::from_utf8(value).ok().map(str::to_owned))
-        .flatten()
+    request_id_value(headers).and_then(|value| value.to_str().ok().map(str::to_owned))
+}
+
+/// [`request_id`] as a header value, which holds visible ASCII only.
+pub(crate) fn request_id_value(headers: &HeaderMap) -> Option<HeaderValue> {
+    let value = headers.get(&REQUEST_ID)?;
+    let trimmed = value.as_bytes().trim_ascii();
+    let acceptable = !trimmed.is_empty()
+        && trimmed.len() <= MAX_REQUEST_ID_LEN
+        && trimmed.iter().all(u8::is_ascii_graphic);
+    if !acceptable {
+        None
+    } else if trimmed.len() == value.len() {
+        Some(value.clone())
+    } else {
+        HeaderValue::from_bytes(trimmed).ok()
+    }
 }
 
 /// Reads a header value as a saturating decimal integer (surrounding whitespace allowed).

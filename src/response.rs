@@ -3,6 +3,7 @@
 use std::ops::{Deref, DerefMut};
 
 use reqwest::StatusCode;
+use reqwest::header::HeaderValue;
 
 use crate::ratelimit::RateLimit;
 
@@ -13,7 +14,8 @@ use crate::ratelimit::RateLimit;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Response<T> {
     status: StatusCode,
-    request_id: Option<String>,
+    /// Visible ASCII only (checked when read from the headers), so it reads as text.
+    request_id: Option<HeaderValue>,
     rate_limit: Option<RateLimit>,
     attempts: u32,
     value: T,
@@ -22,7 +24,7 @@ pub struct Response<T> {
 impl<T> Response<T> {
     pub(crate) fn new(
         status: StatusCode,
-        request_id: Option<String>,
+        request_id: Option<HeaderValue>,
         rate_limit: Option<RateLimit>,
         attempts: u32,
         value: T,
@@ -48,7 +50,9 @@ impl<T> Response<T> {
 
     /// The server's request id (`X-Request-Id`), when it sent one.
     pub fn request_id(&self) -> Option<&str> {
-        self.request_id.as_deref()
+        self.request_id
+            .as_ref()
+            .and_then(|value| value.to_str().ok())
     }
 
     /// The rate-limit state the server reported (`X-RateLimit-*`; `reset` is relative).
@@ -92,7 +96,13 @@ mod tests {
 
     #[test]
     fn the_value_is_reachable_and_keeps_its_metadata_when_mapped() {
-        let mut answer = Response::new(StatusCode::OK, Some("req-1".into()), None, 1, vec![1, 2, 3]);
+        let mut answer = Response::new(
+            StatusCode::OK,
+            Some(HeaderValue::from_static("req-1")),
+            None,
+            1,
+            vec![1, 2, 3],
+        );
         assert_eq!(answer.len(), 3);
         answer.push(4);
         let mapped = answer.map(|values| values.iter().sum::<i32>());

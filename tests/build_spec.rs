@@ -186,3 +186,139 @@ fn missing_operation_ids_are_derived_from_method_and_path() {
         "delete_v1_things_id"
     );
 }
+
+/// A spec with one request-only, one response-only and one shared schema.
+fn read_only_spec() -> Value {
+    json!({
+        "openapi": "3.0.3",
+        "info": {"title": "t", "version": "1"},
+        "paths": {"/w": {"post": {
+            "operationId": "make",
+            "requestBody": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/New"}}}},
+            "responses": {"201": {"description": "ok",
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Made"}}}}}
+        }}},
+        "components": {"schemas": {
+            "New": {"type": "object", "required": ["id", "shared"], "properties": {
+                "id": {"type": "string", "readOnly": true},
+                "meta": {"$ref": "#/components/schemas/Meta"},
+                "shared": {"$ref": "#/components/schemas/Shared"}
+            }},
+            "Made": {"type": "object", "required": ["id", "shared"], "properties": {
+                "id": {"type": "string", "readOnly": true},
+                "meta": {"$ref": "#/components/schemas/Meta"},
+                "shared": {"$ref": "#/components/schemas/Shared"}
+            }},
+            "Shared": {"type": "object", "required": ["id", "link"], "properties": {
+                "id": {"type": "string"},
+                "link": {"type": "string", "readOnly": true}
+            }},
+            "Meta": {"type": "object", "readOnly": true, "properties": {"at": {"type": "string"}}}
+        }}
+    })
+}
+
+#[test]
+fn read_only_properties_are_never_sent_and_still_received() {
+    let mut doc = read_only_spec();
+    spec::normalize(&mut doc).unwrap();
+    let schemas = &doc["components"]["schemas"];
+    // Only requests carry `New`: its readOnly properties (also one referring to a readOnly
+    // schema) are gone.
+    assert_eq!(schemas["New"]["required"], json!(["shared"]));
+    let new: Vec<&String> = schemas["New"]["properties"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .collect();
+    assert_eq!(new, ["shared"]);
+    // Only responses carry `Made`: it is decoded as written.
+    assert_eq!(schemas["Made"]["required"], json!(["id", "shared"]));
+    assert!(schemas["Made"]["properties"].get("meta").is_some());
+    // Both carry `Shared`: the readOnly property stays, but is not required.
+    assert_eq!(schemas["Shared"]["required"], json!(["id"]));
+    assert!(schemas["Shared"]["properties"].get("link").is_some());
+    let mut objects = spec::object_schemas(&doc);
+    objects.sort();
+    assert_eq!(objects, ["Made", "Meta", "New", "Shared"]);
+    assert_eq!(spec::schema_names(&doc).len(), 4);
+}
+
+#[test]
+fn inline_open_enums_become_named_schemas_by_title() {
+    let open = |description: &str| json!({"type": "string", "x-extensible-enum": ["A", "B"], "title": "Letter", "description": description});
+    let mut doc = json!({
+        "openapi": "3.0.3",
+        "info": {"title": "t", "version": "1"},
+        "paths": {"/w": {"get": {
+            "operationId": "read",
+            "responses": {"200": {"description": "ok",
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/W"}}}}}
+        }}},
+        "components": {"schemas": {"W": {"type": "object", "properties": {
+            "first": open("the first"),
+            "second": open("the second"),
+            "plain": {"type": "string", "x-extensible-enum": ["X"], "title": "Plain"},
+            "one": {"oneOf": [{"$ref": "#/components/schemas/V"}],
+                    "discriminator": {"propertyName": "kind"}}
+        }}, "V": {"type": "object", "properties": {"kind": {"type": "string"}}}}}
+    });
+    spec::normalize(&mut doc).unwrap();
+    let schemas = &doc["components"]["schemas"];
+    assert_eq!(schemas["Letter"]["x-extensible-enum"], json!(["A", "B"]));
+    let first = &schemas["W"]["properties"]["first"];
+    assert_eq!(
+        first["allOf"],
+        json!([{"$ref": "#/components/schemas/Letter"}])
+    );
+    assert_eq!(first["description"], "the first");
+    assert_eq!(
+        schemas["W"]["properties"]["plain"],
+        json!({"$ref": "#/components/schemas/Plain"})
+    );
+    let mut open_enums = spec::open_enums(&doc);
+    open_enums.sort();
+    assert_eq!(open_enums, ["Letter", "Plain"]);
+    // A `oneOf` of one schema is that schema.
+    let one = &schemas["W"]["properties"]["one"];
+    assert_eq!(one["allOf"], json!([{"$ref": "#/components/schemas/V"}]));
+    assert!(one.get("oneOf").is_none() && one.get("discriminator").is_none());
+}
+
+#[test]
+fn open_enums_need_a_title_and_one_meaning_per_title() {
+    let with = |properties: Value| {
+        json!({
+            "openapi": "3.0.3",
+            "info": {"title": "t", "version": "1"},
+            "paths": {},
+            "components": {"schemas": {"W": {"type": "object", "properties": properties}}}
+        })
+    };
+    let mut untitled = with(json!({"a": {"type": "string", "x-extensible-enum": ["A"]}}));
+    let err = spec::normalize(&mut untitled).unwrap_err();
+    assert!(err.contains("needs a `title`"), "{err}");
+    let mut clash = with(json!({
+        "a": {"type": "string", "x-extensible-enum": ["A"], "title": "L"},
+        "b": {"type": "string", "x-extensible-enum": ["B"], "title": "L"}
+    }));
+    let err = spec::normalize(&mut clash).unwrap_err();
+    assert!(err.contains("titled `L` differ"), "{err}");
+}
+
+#[test]
+fn the_vendored_open_enums_are_named() {
+    let mut names = spec::open_enums(&vendored("confluent-ccpm-v1.yaml"));
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "Cloud",
+            "ConnectorType",
+            "ContentFormat",
+            "Phase",
+            "UploadLocation"
+        ]
+    );
+    assert!(spec::open_enums(&vendored("golem-plugins.yaml")).is_empty());
+}

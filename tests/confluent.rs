@@ -9,7 +9,7 @@ use cloud_plugin_sdk::confluent::{
     EnvironmentId, NewPlugin, NewPluginVersion, Phase, Plugin, PluginId, PluginPage, PluginUpdate,
     PluginVersion, UploadSource, next_page_token,
 };
-use cloud_plugin_sdk::{Credentials, Error, ErrorKind, retry::RetryPolicy, Service};
+use cloud_plugin_sdk::{Credentials, Error, ErrorKind, Service, retry::RetryPolicy};
 use futures::{StreamExt as _, TryStreamExt as _};
 use serde_json::{Value, json};
 use wiremock::matchers::{
@@ -1138,7 +1138,10 @@ async fn a_repeated_next_link_is_an_error_not_a_loop() {
         }
     ));
     let line = err.to_string();
-    assert!(line.contains("list_ccpm_v1_custom_connect_plugins"), "{line}");
+    assert!(
+        line.contains("list_ccpm_v1_custom_connect_plugins"),
+        "{line}"
+    );
     assert!(line.contains("already used"), "{line}");
     assert!(!line.contains('\n'));
     assert_eq!(received(&server).await.len(), 2);

@@ -9,7 +9,9 @@ use cloud_plugin_sdk::confluent::{
     UploadVersion,
 };
 use cloud_plugin_sdk::mock::ConfluentFake;
-use cloud_plugin_sdk::{confluent::Archive, Cleanup, Error, ErrorKind, retry::RetryPolicy, UploadStage};
+use cloud_plugin_sdk::{
+    Cleanup, Error, ErrorKind, UploadStage, confluent::Archive, retry::RetryPolicy,
+};
 use futures::TryStreamExt;
 
 fn client(fake: &ConfluentFake) -> ConfluentClient {

@@ -5,7 +5,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use cloud_plugin_sdk::ratelimit::{parse_retry_after, request_id, requested_wait};
-use cloud_plugin_sdk::{ApiError, ratelimit::RateLimit, Service};
+use cloud_plugin_sdk::{ApiError, Service, ratelimit::RateLimit};
 use proptest::collection::vec;
 use proptest::prelude::*;
 use reqwest::StatusCode;

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use cloud_plugin_sdk::golem::{GolemClient, PluginId};
-use cloud_plugin_sdk::{Credentials, retry::RetryPolicy, Secret};
+use cloud_plugin_sdk::{Credentials, Secret, retry::RetryPolicy};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -285,7 +285,8 @@ async fn retry_events_name_the_operation_as_its_errors_do() {
     assert!(err.is_not_found(), "{err:?}");
     // The operation as progenitor's OperationInfo names it, in the error and in the retry event.
     assert!(
-        err.to_string().contains("get_ccpm_v1_custom_connect_plugin"),
+        err.to_string()
+            .contains("get_ccpm_v1_custom_connect_plugin"),
         "{err}"
     );
     let log = logged();

@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 use cloud_plugin_sdk::confluent::{
     Cloud, ConfluentClient, ConnectorType, Phase, PluginVersions, UploadEvent,
 };
-use cloud_plugin_sdk::{confluent::Archive, Cleanup, Error, ErrorKind, retry::RetryPolicy, UploadStage};
+use cloud_plugin_sdk::{
+    Cleanup, Error, ErrorKind, UploadStage, confluent::Archive, retry::RetryPolicy,
+};
 use serde_json::{Value, json};
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpListener;

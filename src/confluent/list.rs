@@ -105,12 +105,14 @@ impl ListPlugins {
         let client = self.env.client();
         client
             .transport()
-            .call(client.api().list_ccpm_v1_custom_connect_plugins(
-                self.env.id(),
-                self.page_size.map(i64::from),
-                page_token,
-                self.cloud.as_ref().map(Cloud::as_str),
-            ))
+            .call(|| {
+                client.api().list_ccpm_v1_custom_connect_plugins(
+                    self.env.id(),
+                    self.page_size.map(i64::from),
+                    page_token,
+                    self.cloud.as_ref().map(Cloud::as_str),
+                )
+            })
             .await
     }
 }

@@ -43,6 +43,7 @@ mod model;
 mod open_enum;
 mod page;
 mod plugins;
+mod storage;
 mod upload;
 mod validate;
 mod versions;
@@ -50,7 +51,7 @@ mod versions;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-pub use crate::storage::{Archive, MAX_ARCHIVE_BYTES};
+pub use storage::{Archive, MAX_ARCHIVE_BYTES};
 pub use generated::types::{
     ConnectorClass, EnvironmentId, EnvironmentRef, ListMeta, NewPlugin, NewPluginVersion,
     NewPresignedUpload, ObjectMeta, Plugin, PluginId, PluginPage, PluginSpec, PluginSpecUpdate,
@@ -287,7 +288,7 @@ impl Environment {
         let client = &self.client;
         client
             .transport()
-            .call(client.api().create_ccpm_v1_presigned_url(&body))
+            .call(|| client.api().create_ccpm_v1_presigned_url(&body))
             .await
     }
 

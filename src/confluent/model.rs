@@ -6,8 +6,8 @@
 use super::validate;
 use super::{
     Cloud, ConnectorClass, ConnectorType, EnvironmentId, EnvironmentRef, NewPlugin,
-    NewPluginVersion, PluginId, PluginSpec, PluginSpecUpdate, PluginUpdate, PresignedUpload,
-    PluginVersion, PluginVersionId, PluginVersionSpec, UploadLocation, UploadSource,
+    NewPluginVersion, PluginId, PluginSpec, PluginSpecUpdate, PluginUpdate, PluginVersion,
+    PluginVersionId, PluginVersionSpec, PresignedUpload, UploadLocation, UploadSource,
 };
 use crate::error::{Error, Result};
 

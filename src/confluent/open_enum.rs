@@ -207,8 +207,14 @@ mod tests {
 
     #[test]
     fn formats_from_file_names() {
-        assert_eq!(ContentFormat::from_file_name("a.ZIP"), Some(ContentFormat::Zip));
-        assert_eq!(ContentFormat::from_file_name("a.jar"), Some(ContentFormat::Jar));
+        assert_eq!(
+            ContentFormat::from_file_name("a.ZIP"),
+            Some(ContentFormat::Zip)
+        );
+        assert_eq!(
+            ContentFormat::from_file_name("a.jar"),
+            Some(ContentFormat::Jar)
+        );
         assert_eq!(ContentFormat::from_file_name("a.tar.gz"), None);
         assert_eq!(ContentFormat::from_file_name("zip"), None);
     }

@@ -6,10 +6,7 @@ impl PluginPage {
     /// The token of the next page, taken from the `page_token` query value of `metadata.next`;
     /// `None` on the last page.
     pub fn next_page_token(&self) -> Option<String> {
-        self.metadata
-            .next
-            .as_deref()
-            .and_then(next_page_token)
+        self.metadata.next.as_deref().and_then(next_page_token)
     }
 
     /// `true` when the server linked no next page (`next` absent, `null` or empty).

@@ -36,7 +36,7 @@ impl Plugins {
         let client = self.env.client();
         client
             .transport()
-            .call(client.api().create_ccpm_v1_custom_connect_plugin(&body))
+            .call(|| client.api().create_ccpm_v1_custom_connect_plugin(&body))
             .await
     }
 
@@ -48,11 +48,11 @@ impl Plugins {
         let client = self.env.client();
         client
             .transport()
-            .call(
+            .call(|| {
                 client
                     .api()
-                    .get_ccpm_v1_custom_connect_plugin(&id, self.env.id()),
-            )
+                    .get_ccpm_v1_custom_connect_plugin(&id, self.env.id())
+            })
             .await
     }
 
@@ -75,7 +75,11 @@ impl Plugins {
         let client = self.env.client();
         client
             .transport()
-            .call(client.api().update_ccpm_v1_custom_connect_plugin(&id, &body))
+            .call(|| {
+                client
+                    .api()
+                    .update_ccpm_v1_custom_connect_plugin(&id, &body)
+            })
             .await
     }
 
@@ -87,11 +91,11 @@ impl Plugins {
         let client = self.env.client();
         client
             .transport()
-            .call(
+            .call(|| {
                 client
                     .api()
-                    .delete_ccpm_v1_custom_connect_plugin(&id, self.env.id()),
-            )
+                    .delete_ccpm_v1_custom_connect_plugin(&id, self.env.id())
+            })
             .await
     }
 

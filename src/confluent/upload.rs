@@ -8,13 +8,13 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::versions::PluginVersions;
 use super::{
     Cloud, ConnectorClass, ConnectorType, NewPluginVersion, Phase, PluginVersion, PluginVersionId,
 };
-use super::versions::PluginVersions;
 use crate::error::{Cleanup, Error, Result, UploadStage};
 use crate::response::Response;
-use crate::storage::{self, Archive, UploadTarget};
+use super::storage::{self, Archive, UploadTarget};
 
 /// Default time allowed for the archive upload itself (large archives on slow links).
 pub const DEFAULT_UPLOAD_TIMEOUT: Duration = Duration::from_secs(20 * 60);
@@ -304,7 +304,10 @@ impl UploadVersion {
                 .into_inner();
             let (Some(upload_id), Some(upload_url)) = (
                 presigned.upload_id.as_deref().filter(|id| !id.is_empty()),
-                presigned.upload_url.as_deref().filter(|url| !url.is_empty()),
+                presigned
+                    .upload_url
+                    .as_deref()
+                    .filter(|url| !url.is_empty()),
             ) else {
                 return Err((
                     UploadStage::RequestingUrl,

@@ -49,11 +49,11 @@ impl PluginVersions {
         let client = self.env.client();
         let page = client
             .transport()
-            .call(
+            .call(|| {
                 client
                     .api()
-                    .list_ccpm_v1_custom_connect_plugin_versions(&self.plugin_id, self.env.id()),
-            )
+                    .list_ccpm_v1_custom_connect_plugin_versions(&self.plugin_id, self.env.id())
+            })
             .await?;
         Ok(page.map(|page| page.data))
     }
@@ -69,11 +69,11 @@ impl PluginVersions {
         let client = self.env.client();
         client
             .transport()
-            .call(
+            .call(|| {
                 client
                     .api()
-                    .create_ccpm_v1_custom_connect_plugin_version(&self.plugin_id, &body),
-            )
+                    .create_ccpm_v1_custom_connect_plugin_version(&self.plugin_id, &body)
+            })
             .await
     }
 
@@ -85,11 +85,13 @@ impl PluginVersions {
         let client = self.env.client();
         client
             .transport()
-            .call(client.api().get_ccpm_v1_custom_connect_plugin_version(
-                &self.plugin_id,
-                &id,
-                self.env.id(),
-            ))
+            .call(|| {
+                client.api().get_ccpm_v1_custom_connect_plugin_version(
+                    &self.plugin_id,
+                    &id,
+                    self.env.id(),
+                )
+            })
             .await
     }
 
@@ -109,11 +111,13 @@ impl PluginVersions {
         let client = self.env.client();
         client
             .transport()
-            .call(client.api().delete_ccpm_v1_custom_connect_plugin_version(
-                &self.plugin_id,
-                &id,
-                self.env.id(),
-            ))
+            .call(|| {
+                client.api().delete_ccpm_v1_custom_connect_plugin_version(
+                    &self.plugin_id,
+                    &id,
+                    self.env.id(),
+                )
+            })
             .await
     }
 

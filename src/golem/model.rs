@@ -165,7 +165,10 @@ mod tests {
         assert!(ok.validate().is_ok());
         let cases = [
             (NewPlugin::oplog_processor(" ", "1", component(), 1), "name"),
-            (NewPlugin::oplog_processor("a", "", component(), 1), "version"),
+            (
+                NewPlugin::oplog_processor("a", "", component(), 1),
+                "version",
+            ),
             (
                 NewPlugin::oplog_processor("x".repeat(MAX_NAME_CHARS + 1), "1", component(), 1),
                 "name",
@@ -174,7 +177,10 @@ mod tests {
                 ok.clone().description("d".repeat(MAX_TEXT_CHARS + 1)),
                 "description",
             ),
-            (ok.clone().homepage("h".repeat(MAX_TEXT_CHARS + 1)), "homepage"),
+            (
+                ok.clone().homepage("h".repeat(MAX_TEXT_CHARS + 1)),
+                "homepage",
+            ),
             (
                 NewPlugin::oplog_processor("a", "1", component(), MAX_COMPONENT_REVISION + 1),
                 "spec.componentRevision",

@@ -43,7 +43,7 @@ impl AccountPlugins {
         let page = self
             .client
             .transport()
-            .call(self.client.api.list_account_plugins(&self.account_id))
+            .call(|| self.client.api.list_account_plugins(&self.account_id))
             .await?;
         Ok(page.map(|page| page.values))
     }
@@ -54,7 +54,7 @@ impl AccountPlugins {
         plugin.validate()?;
         self.client
             .transport()
-            .call(self.client.api.create_plugin(&self.account_id, plugin))
+            .call(|| self.client.api.create_plugin(&self.account_id, plugin))
             .await
     }
 
@@ -101,7 +101,7 @@ impl Plugins {
     pub async fn get(&self, id: PluginId) -> Result<Response<Plugin>> {
         self.client
             .transport()
-            .call(self.client.api.get_plugin_by_id(&id))
+            .call(|| self.client.api.get_plugin_by_id(&id))
             .await
     }
 
@@ -114,7 +114,7 @@ impl Plugins {
     pub async fn delete(&self, id: PluginId) -> Result<Response<Plugin>> {
         self.client
             .transport()
-            .call(self.client.api.delete_plugin(&id))
+            .call(|| self.client.api.delete_plugin(&id))
             .await
     }
 

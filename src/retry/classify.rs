@@ -17,7 +17,7 @@ const TRANSIENT_STATUSES: [StatusCode; 5] = [
 ];
 
 /// Methods whose repetition has the same effect as a single request (RFC 9110 §9.2.2).
-const IDEMPOTENT_METHODS: [Method; 5] = [
+pub(crate) const IDEMPOTENT_METHODS: [Method; 5] = [
     Method::GET,
     Method::HEAD,
     Method::PUT,
@@ -31,8 +31,6 @@ pub(crate) enum View<'a> {
     Answer(StatusCode, &'a HeaderMap),
     /// The request failed in transport, without an answer.
     Failed(&'a reqwest::Error),
-    /// The answer's body broke off while it was read.
-    BodyFailed,
 }
 
 /// Why an outcome is worth repeating.
@@ -73,7 +71,7 @@ impl Reason {
 /// Decides whether an outcome may be retried (`None` when it is final):
 ///
 /// * a 429 for every method: the server did not process the request;
-/// * 500, 502, 503, 504 and 408, timeouts, dropped connections and bodies cut off, only for
+/// * 500, 502, 503, 504 and 408, timeouts and dropped connections, only for
 ///   idempotent methods;
 /// * a refused connection for every method: nothing was sent.
 pub(crate) fn classify(method: &Method, view: &View<'_>) -> Option<Retry> {
@@ -108,7 +106,7 @@ pub(crate) fn classify(method: &Method, view: &View<'_>) -> Option<Retry> {
                 None
             } else if error.is_timeout() {
                 Some("timeout")
-            } else if error.is_request() || error.is_body() || error.is_decode() {
+            } else if error.is_request() {
                 Some("transport")
             } else {
                 None
@@ -118,9 +116,5 @@ pub(crate) fn classify(method: &Method, view: &View<'_>) -> Option<Retry> {
                 server_wait: None,
             })
         }
-        View::BodyFailed => idempotent.then_some(Retry {
-            reason: Reason::Error("body"),
-            server_wait: None,
-        }),
     }
 }

@@ -2,11 +2,10 @@
 
 use backoff::ExponentialBackoff;
 use backoff::backoff::Backoff as _;
-use bytes::Bytes;
 use reqwest::Method;
 use tokio::time::Instant;
 
-use super::classify::{Reason, Retry, View, classify};
+use super::classify::{IDEMPOTENT_METHODS, Reason, Retry, View, classify};
 use super::gate::{CallLabel, RateLimitGate, Ticket};
 use super::outcome::{Attempts, GiveUp, synthesized_rate_limit};
 use super::policy::{RetryPolicy, WaitLimits};
@@ -41,15 +40,8 @@ pub async fn execute(
         service,
         operation,
         deadline,
-        body_limit: None,
     };
-    let (outcome, attempts) = engine.run(request).await;
-    (
-        outcome
-            .map(Sent::into_response)
-            .map_err(Failure::into_error),
-        attempts,
-    )
+    engine.run(request).await
 }
 
 /// One call's run through the engine.
@@ -61,85 +53,15 @@ pub(crate) struct Engine<'a> {
     pub(crate) operation: &'a str,
     /// When the call must be over.
     pub(crate) deadline: Option<Instant>,
-    /// When set, a success's body is read within the attempt (so a body cut off is retried like
-    /// any other transport failure), refusing bodies longer than this many bytes.
-    pub(crate) body_limit: Option<u64>,
 }
 
-/// What an attempt produced.
-pub(crate) enum Sent {
-    /// A response whose body is still to be read.
-    Streaming(reqwest::Response),
-    /// A success whose body was read within the attempt.
-    Read(http::Response<Bytes>),
-    /// A success whose body is longer than the limit; it was not read.
-    TooLarge {
-        /// The response's head.
-        head: http::response::Parts,
-        /// The limit it broke.
-        limit: u64,
-    },
-}
-
-impl Sent {
-    fn status(&self) -> reqwest::StatusCode {
-        match self {
-            Sent::Streaming(response) => response.status(),
-            Sent::Read(response) => response.status(),
-            Sent::TooLarge { head, .. } => head.status,
-        }
-    }
-
-    fn headers(&self) -> &reqwest::header::HeaderMap {
-        match self {
-            Sent::Streaming(response) => response.headers(),
-            Sent::Read(response) => response.headers(),
-            Sent::TooLarge { head, .. } => &head.headers,
-        }
-    }
-
-    /// The outcome as a `reqwest::Response`.
-    pub(crate) fn into_response(self) -> reqwest::Response {
-        match self {
-            Sent::Streaming(response) => response,
-            Sent::Read(response) => reqwest::Response::from(response),
-            Sent::TooLarge { head, limit } => {
-                let error = crate::body::BodyTooLarge { limit };
-                let body = futures::stream::once(async move { Err::<Bytes, _>(error) });
-                reqwest::Response::from(http::Response::from_parts(
-                    head,
-                    reqwest::Body::wrap_stream(body),
-                ))
-            }
-        }
-    }
-}
-
-/// An attempt's outcome: what was sent back, or why nothing usable came.
-type Outcome = Result<Sent, Failure>;
-
-/// An attempt that produced no usable response.
-pub(crate) enum Failure {
-    /// The request failed in transport.
-    Transport(reqwest::Error),
-    /// The success's body broke off while it was read; it carries the read error.
-    Body(reqwest::Error),
-}
-
-impl Failure {
-    /// The underlying error.
-    pub(crate) fn into_error(self) -> reqwest::Error {
-        match self {
-            Failure::Transport(error) | Failure::Body(error) => error,
-        }
-    }
-}
+/// An attempt's outcome.
+type Outcome = reqwest::Result<reqwest::Response>;
 
 fn view(outcome: &Outcome) -> View<'_> {
     match outcome {
-        Ok(sent) => View::Answer(sent.status(), sent.headers()),
-        Err(Failure::Transport(error)) => View::Failed(error),
-        Err(Failure::Body(_)) => View::BodyFailed,
+        Ok(response) => View::Answer(response.status(), response.headers()),
+        Err(error) => View::Failed(error),
     }
 }
 
@@ -168,8 +90,7 @@ impl Engine<'_> {
                         attempts.synthesized = true;
                         attempts.rate_limit = None;
                         self.log_give_up(&method, &attempts, None, None);
-                        let response = synthesized_rate_limit(remaining);
-                        return (Ok(Sent::Streaming(response)), attempts);
+                        return (Ok(synthesized_rate_limit(remaining)), attempts);
                     }
                 }
             } else {
@@ -186,7 +107,7 @@ impl Engine<'_> {
                 return (outcome, attempts);
             };
             let response_request_id = match &outcome {
-                Ok(sent) => request_id(sent.headers()),
+                Ok(response) => request_id(response.headers()),
                 Err(_) => None,
             };
             let next = if attempts.attempts > retries {
@@ -230,29 +151,9 @@ impl Engine<'_> {
         }
     }
 
-    /// Sends one attempt; with a body limit, reads a success's body as part of it.
+    /// Sends one attempt.
     async fn send(&self, request: reqwest::Request) -> Outcome {
-        let response = self
-            .http
-            .execute(request)
-            .await
-            .map_err(Failure::Transport)?;
-        let Some(limit) = self.body_limit else {
-            return Ok(Sent::Streaming(response));
-        };
-        if !response.status().is_success() {
-            return Ok(Sent::Streaming(response));
-        }
-        if response.content_length().is_some_and(|length| length > limit) {
-            let (head, _) = http::Response::<reqwest::Body>::from(response).into_parts();
-            return Ok(Sent::TooLarge { head, limit });
-        }
-        let (head, body) = http::Response::<reqwest::Body>::from(response).into_parts();
-        match crate::body::read_body(body, limit).await {
-            Ok(Some(bytes)) => Ok(Sent::Read(http::Response::from_parts(head, bytes))),
-            Ok(None) => Ok(Sent::TooLarge { head, limit }),
-            Err(error) => Err(Failure::Body(error)),
-        }
+        self.http.execute(request).await
     }
 
     /// Records an attempt's outcome: teaches the gate, releases the ticket and says whether the
@@ -279,7 +180,7 @@ impl Engine<'_> {
         if retry.is_none() {
             let failed = match view {
                 View::Answer(status, _) => status.as_u16() >= 400,
-                View::Failed(_) | View::BodyFailed => true,
+                View::Failed(_) => true,
             };
             attempts.give_up = failed.then_some(GiveUp::NotRetryable);
         }
@@ -332,4 +233,29 @@ impl Engine<'_> {
             "not retrying request",
         );
     }
+}
+
+/// The wait before a call runs its operation again because a success's body broke off while it
+/// was read, or `None` when it may not: only an idempotent request is repeated, within the retry
+/// count (`attempts` were sent so far) and the deadline.
+pub(crate) fn rerun_delay(
+    policy: &RetryPolicy,
+    method: &Method,
+    attempts: u32,
+    deadline: Option<Instant>,
+) -> Option<std::time::Duration> {
+    if !IDEMPOTENT_METHODS.contains(method) || attempts > policy.retries() {
+        return None;
+    }
+    let delay = policy
+        .backoff()
+        .next_backoff()
+        .unwrap_or(policy.max_backoff)
+        .min(policy.max_backoff)
+        .min(policy.max_wait);
+    let limits = WaitLimits::new(policy, deadline);
+    limits
+        .time_left()
+        .is_none_or(|left| delay < left)
+        .then_some(delay)
 }

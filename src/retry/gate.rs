@@ -175,7 +175,6 @@ impl RateLimitGate {
         self.lock().hold(Instant::now(), wait);
     }
 
-
     /// Waits until the gate admits a request, within `limits`. On refusal returns why, with the
     /// remaining pause.
     pub(crate) async fn wait_turn(
@@ -183,6 +182,10 @@ impl RateLimitGate {
         limits: &WaitLimits,
         label: CallLabel<'_>,
     ) -> Result<Ticket<'_>, (GiveUp, Duration)> {
+        // The common case: nothing holds the request.
+        if let Admission::Send(ticket) = self.admit() {
+            return Ok(ticket);
+        }
         let _watching = Watching::new(&self.shared);
         loop {
             // Registered before looking at the gate, so a request finishing in between is seen.
@@ -614,4 +617,3 @@ mod tests {
         let _ = ticket(&gate);
     }
 }
-

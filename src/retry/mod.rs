@@ -67,8 +67,8 @@ mod gate;
 mod outcome;
 mod policy;
 
-pub(crate) use engine::{Engine, Failure, Sent};
 pub use engine::execute;
+pub(crate) use engine::{Engine, rerun_delay};
 pub use gate::RateLimitGate;
 pub use outcome::{Attempts, GiveUp, SynthesizedResponse};
 pub use policy::{MAX_RETRIES_LIMIT, RetryPolicy};

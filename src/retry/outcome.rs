@@ -60,9 +60,10 @@ pub(crate) fn synthesized_rate_limit(remaining: Duration) -> reqwest::Response {
         .saturating_add(u64::from(remaining.subsec_nanos() > 0));
     let mut response = http::Response::new(Vec::<u8>::new());
     *response.status_mut() = reqwest::StatusCode::TOO_MANY_REQUESTS;
-    response
-        .headers_mut()
-        .insert(reqwest::header::RETRY_AFTER, http::HeaderValue::from(seconds));
+    response.headers_mut().insert(
+        reqwest::header::RETRY_AFTER,
+        http::HeaderValue::from(seconds),
+    );
     response.extensions_mut().insert(SynthesizedResponse);
     reqwest::Response::from(response)
 }

@@ -273,7 +273,10 @@ mod tests {
     #[test]
     fn max_retries_is_clamped() {
         assert_eq!(RetryPolicy::standard().max_retries(1000).max_retries, 10);
-        assert_eq!(RetryPolicy::standard().max_retries(u32::MAX).max_retries, 10);
+        assert_eq!(
+            RetryPolicy::standard().max_retries(u32::MAX).max_retries,
+            10
+        );
         assert_eq!(RetryPolicy::standard().max_retries(7).max_retries, 7);
         let mut direct = RetryPolicy::standard();
         direct.max_retries = 99;

@@ -2,23 +2,24 @@
 //! outcome into the crate's [`Response`] or [`Error`].
 //!
 //! The hooks run inside the generated operation and see only the request; what they learn about
-//! the call (the operation's name, the attempts, the final answer's status and request id) goes
-//! into a record local to the call's task, which the mapping reads once the operation is over.
+//! the call (the operation's name and method, the attempts, the final answer's status and request
+//! id) goes into a record local to the call's task, which the mapping reads once the operation is
+//! over.
 
 use std::cell::RefCell;
 use std::future::Future;
 
 use progenitor_client::{Error as GenError, ResponseValue};
-use reqwest::StatusCode;
-use reqwest::header::HeaderMap;
+use reqwest::header::{HeaderMap, HeaderValue};
+use reqwest::{Method, StatusCode};
 use tokio::time::Instant;
 
 use super::Transport;
 use crate::body::{read_error_body, too_large};
 use crate::error::{Error, Result, one_line};
-use crate::ratelimit::{self, RateLimit};
+use crate::ratelimit;
 use crate::response::Response;
-use crate::retry::Attempts;
+use crate::retry::{Attempts, rerun_delay};
 
 tokio::task_local! {
     /// The record of the call running on this task, if any.
@@ -30,39 +31,54 @@ tokio::task_local! {
 struct CallRecord {
     /// The operation, as progenitor names it (the spec's operationId in snake case).
     operation: Option<&'static str>,
+    /// The HTTP method of the operation.
+    method: Option<Method>,
     /// When the call must be over.
     deadline: Option<Instant>,
-    /// What the retry engine reported.
+    /// What the retry engine reported, with the requests of every run of the operation counted.
     attempts: Attempts,
     /// The status of the final answer, when there was one.
     status: Option<StatusCode>,
     /// The request id of the final answer, when it had one.
-    request_id: Option<String>,
+    request_id: Option<HeaderValue>,
 }
 
-fn with_record(update: impl FnOnce(&mut CallRecord)) {
+impl CallRecord {
+    /// The final answer's request id, as text.
+    fn request_id(&self) -> Option<String> {
+        let value = self.request_id.as_ref()?;
+        value.to_str().ok().map(str::to_owned)
+    }
+}
+
+fn with_record<R>(read: impl FnOnce(&mut CallRecord) -> R) -> Option<R> {
     // Outside a call (a generated operation run directly) there is nothing to record.
-    let _ = CALL.try_with(|record| update(&mut record.borrow_mut()));
+    CALL.try_with(|record| read(&mut record.borrow_mut())).ok()
 }
 
-/// Records the name of the operation being called.
-pub(super) fn name_operation(operation: &'static str) {
-    with_record(|record| record.operation = Some(operation));
+/// Records the operation about to be sent.
+pub(super) fn begin_attempt(operation: &'static str, method: &Method) {
+    with_record(|record| {
+        record.operation = Some(operation);
+        if record.method.is_none() {
+            record.method = Some(method.clone());
+        }
+    });
 }
 
 /// The deadline of the call running on this task.
 pub(super) fn deadline() -> Option<Instant> {
-    CALL.try_with(|record| record.borrow().deadline)
-        .ok()
-        .flatten()
+    with_record(|record| record.deadline).flatten()
 }
 
 /// Records what the retry engine reported, with the final answer, if any.
 pub(super) fn record_attempts(attempts: Attempts, answer: Option<&reqwest::Response>) {
     with_record(|record| {
+        let sent = record.attempts.attempts.saturating_add(attempts.attempts);
         record.attempts = attempts;
+        record.attempts.attempts = sent;
         record.status = answer.map(reqwest::Response::status);
-        record.request_id = answer.and_then(|answer| ratelimit::request_id(answer.headers()));
+        record.request_id = answer.and_then(|answer| ratelimit::request_id_value(answer.headers()));
     });
 }
 
@@ -80,26 +96,17 @@ enum Finished<T> {
     Failed(GenError<()>),
 }
 
-async fn finish<T>(
-    operation: impl Future<Output = std::result::Result<ResponseValue<T>, GenError<()>>>,
-) -> Finished<T> {
-    match operation.await {
-        Ok(value) => Finished::Value(value),
-        Err(GenError::UnexpectedResponse(response)) => Finished::Answered {
-            status: response.status(),
-            headers: response.headers().clone(),
-            body: read_error_body(response).await,
-        },
-        Err(error) => Finished::Failed(error),
-    }
-}
-
 impl Transport {
     /// Runs one generated operation within the call's deadline and maps its outcome.
-    pub(crate) async fn call<T>(
-        &self,
-        operation: impl Future<Output = std::result::Result<ResponseValue<T>, GenError<()>>>,
-    ) -> Result<Response<T>> {
+    ///
+    /// `operation` makes the operation's future. It is run again when the body of a success
+    /// broke off while it was read and the request may be repeated (an idempotent method, within
+    /// the policy's retries and deadline); every other retry happens within one run, in the
+    /// `exec` hook.
+    pub(crate) async fn call<T, Fut>(&self, operation: impl Fn() -> Fut) -> Result<Response<T>>
+    where
+        Fut: Future<Output = std::result::Result<ResponseValue<T>, GenError<()>>>,
+    {
         let started = Instant::now();
         let deadline = self
             .retry
@@ -109,7 +116,7 @@ impl Transport {
             deadline,
             ..CallRecord::default()
         });
-        let mut scoped = std::pin::pin!(CALL.scope(record, finish(operation)));
+        let mut scoped = std::pin::pin!(CALL.scope(record, self.finish(operation)));
         let finished = match deadline {
             Some(deadline) => tokio::time::timeout_at(deadline, scoped.as_mut())
                 .await
@@ -124,10 +131,11 @@ impl Transport {
         let operation = record.operation.unwrap_or("unknown");
         let attempts = record.attempts.attempts;
         match finished {
+            // The engine read the request id and the rate limit from the final answer already.
             Some(Finished::Value(value)) => Ok(Response::new(
                 value.status(),
-                ratelimit::request_id(value.headers()),
-                RateLimit::from_headers(value.headers()),
+                record.request_id,
+                record.attempts.rate_limit,
                 attempts.max(1),
                 value.into_inner(),
             )),
@@ -154,6 +162,56 @@ impl Transport {
         }
     }
 
+    /// Runs the operation until it ends in a way another run cannot change.
+    async fn finish<T, Fut>(&self, operation: impl Fn() -> Fut) -> Finished<T>
+    where
+        Fut: Future<Output = std::result::Result<ResponseValue<T>, GenError<()>>>,
+    {
+        loop {
+            let error = match operation().await {
+                Ok(value) => return Finished::Value(value),
+                Err(GenError::UnexpectedResponse(response)) => {
+                    return Finished::Answered {
+                        status: response.status(),
+                        headers: response.headers().clone(),
+                        body: read_error_body(response).await,
+                    };
+                }
+                Err(error) => error,
+            };
+            let delay = match &error {
+                GenError::ResponseBodyError(source) if too_large(source).is_none() => {
+                    with_record(|record| {
+                        let method = record.method.as_ref()?;
+                        let delay = rerun_delay(
+                            &self.retry,
+                            method,
+                            record.attempts.attempts,
+                            record.deadline,
+                        )?;
+                        tracing::debug!(
+                            target: "cloud_plugin_sdk::retry",
+                            service = self.service.as_str(),
+                            operation = record.operation,
+                            method = method.as_str(),
+                            error_kind = "body",
+                            attempt = record.attempts.attempts,
+                            delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+                            "retrying request",
+                        );
+                        Some(delay)
+                    })
+                    .flatten()
+                }
+                _ => None,
+            };
+            match delay {
+                Some(delay) => tokio::time::sleep(delay).await,
+                None => return Finished::Failed(error),
+            }
+        }
+    }
+
     /// The error for a failure without an error status.
     fn failure(&self, operation: &'static str, error: GenError<()>, record: &CallRecord) -> Error {
         let attempts = record.attempts.attempts.max(1);
@@ -170,22 +228,19 @@ impl Transport {
                     operation,
                     limit: too_large(&source).map_or(self.max_response_bytes, |e| e.limit),
                     status: record.status,
-                    request_id: record.request_id.clone(),
+                    request_id: record.request_id(),
                 }
             }
             GenError::CommunicationError(source)
             | GenError::InvalidUpgrade(source)
-            | GenError::ResponseBodyError(source) => Error::transport(
-                self.service,
-                operation,
-                attempts,
-                source,
-            ),
+            | GenError::ResponseBodyError(source) => {
+                Error::transport(self.service, operation, attempts, source)
+            }
             GenError::InvalidResponsePayload(body, source) => Error::Decode {
                 service: self.service,
                 operation,
                 status: record.status,
-                request_id: record.request_id.clone(),
+                request_id: record.request_id(),
                 body: one_line(&String::from_utf8_lossy(&body), 200),
                 source,
             },

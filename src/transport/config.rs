@@ -267,7 +267,9 @@ mod tests {
             max_response_bytes: 0,
             ..TransportConfig::default()
         };
-        let err = config.build(Service::Golem, "http://127.0.0.1:9").unwrap_err();
+        let err = config
+            .build(Service::Golem, "http://127.0.0.1:9")
+            .unwrap_err();
         assert!(err.to_string().contains("max_response_bytes"), "{err}");
     }
 }

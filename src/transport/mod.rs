@@ -18,7 +18,8 @@ use crate::error::Service;
 use crate::retry::{Engine, RateLimitGate, RetryPolicy};
 
 /// The header progenitor adds to every request; neither API uses it.
-const API_VERSION_HEADER: &str = "api-version";
+const API_VERSION: reqwest::header::HeaderName =
+    reqwest::header::HeaderName::from_static("api-version");
 
 /// State shared by every request of one client (the generated clients' inner value).
 #[derive(Clone)]
@@ -55,9 +56,9 @@ impl Transport {
         request: &mut reqwest::Request,
         info: &progenitor_client::OperationInfo,
     ) -> Result<(), String> {
-        call::name_operation(info.operation_id);
+        call::begin_attempt(info.operation_id, request.method());
         let headers = request.headers_mut();
-        headers.remove(API_VERSION_HEADER);
+        headers.remove(&API_VERSION);
         if let Some(auth) = &self.authorization {
             headers.insert(AUTHORIZATION, auth.clone());
         }
@@ -65,8 +66,8 @@ impl Transport {
     }
 
     /// The `exec` hook: sends the request through the retry engine and the rate-limit gate,
-    /// reading a success's body within the size limit, and records what happened for the
-    /// mapping of the outcome.
+    /// holds a success's body to the size limit, and records what happened for the mapping of
+    /// the outcome.
     pub(crate) async fn execute(
         &self,
         request: reqwest::Request,
@@ -79,12 +80,15 @@ impl Transport {
             service: self.service.as_str(),
             operation: info.operation_id,
             deadline: call::deadline(),
-            body_limit: Some(self.max_response_bytes),
         };
         let (outcome, attempts) = engine.run(request).await;
-        let outcome = outcome.map(crate::retry::Sent::into_response);
         call::record_attempts(attempts, outcome.as_ref().ok());
-        outcome.map_err(crate::retry::Failure::into_error)
+        let response = outcome?;
+        Ok(if response.status().is_success() {
+            crate::body::limit_body(response, self.max_response_bytes)
+        } else {
+            response
+        })
     }
 }
 
@@ -121,9 +125,9 @@ macro_rules! generated_client {
                 request: reqwest::Request,
                 info: &progenitor_client::OperationInfo,
             ) -> reqwest::Result<reqwest::Response> {
-                progenitor_client::ClientInfo::inner(self)
-                    .execute(request, info)
-                    .await
+                // Boxed, so that the retry engine's state is not part of (and moved with) every
+                // generated operation's future.
+                Box::pin(progenitor_client::ClientInfo::inner(self).execute(request, info)).await
             }
         }
 
@@ -161,14 +165,14 @@ mod tests {
         let mut request = reqwest::Request::new(reqwest::Method::GET, url);
         request
             .headers_mut()
-            .insert(API_VERSION_HEADER, HeaderValue::from_static("1.0"));
+            .insert(API_VERSION, HeaderValue::from_static("1.0"));
         let info = progenitor_client::OperationInfo {
             operation_id: "get_plugin_by_id",
         };
         transport.prepare(&mut request, &info).await.unwrap();
         let auth = request.headers().get(AUTHORIZATION).unwrap();
         assert!(auth.is_sensitive());
-        assert!(request.headers().get(API_VERSION_HEADER).is_none());
+        assert!(request.headers().get(API_VERSION).is_none());
         assert!(!format!("{:?}", request.headers()).contains("tr4nsport-secret"));
     }
 }

@@ -393,7 +393,11 @@ async fn attempts_report_the_final_answers_rate_limit() {
     assert_eq!(result.expect("response").status(), StatusCode::OK);
     assert_eq!(
         attempts.rate_limit,
-        Some(RateLimit::new(Some(10), Some(7), Some(Duration::from_secs(30))))
+        Some(RateLimit::new(
+            Some(10),
+            Some(7),
+            Some(Duration::from_secs(30))
+        ))
     );
 
     // A retried call reports its last answer (a plain 200 here), not the one that failed.

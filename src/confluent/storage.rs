@@ -17,7 +17,7 @@ use futures::{Stream, StreamExt, stream};
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE};
 
-use crate::confluent::ContentFormat;
+use super::ContentFormat;
 use crate::error::{Error, Result};
 
 /// The largest archive accepted (1 GiB, the limit Confluent's own CLI enforces).
