@@ -25,15 +25,20 @@
 //! # }
 //! ```
 
+mod agents;
+mod grants;
 mod model;
 mod plugins;
 mod spec;
 
 use std::sync::Arc;
 
+pub use agents::Agent;
 pub use generated::types::{
-    AccountId, ComponentId, Icon, NewPlugin, OplogProcessor, Plugin, PluginId, PluginPage,
+    AccountId, AccountSummary, ComponentId, EnvironmentId, Icon, NewPlugin, OplogProcessor, Plugin,
+    PluginGrant, PluginGrantDetails, PluginGrantId, PluginId, PluginPage,
 };
+pub use grants::{Environment, GrantedPlugin, PluginGrants};
 pub use model::{MAX_COMPONENT_REVISION, MAX_NAME_CHARS, MAX_TEXT_CHARS};
 pub use plugins::{Account, AccountPlugins, Plugins};
 pub use spec::PluginSpec;
@@ -133,6 +138,21 @@ impl GolemClient {
     /// Operations on plugins by id.
     pub fn plugins(&self) -> Plugins {
         Plugins::new(self.clone())
+    }
+
+    /// Operations scoped to one environment: its plugin grants.
+    pub fn environment(&self, environment_id: impl Into<EnvironmentId>) -> Environment {
+        Environment::new(self.clone(), environment_id.into())
+    }
+
+    /// One agent of a component, addressed by its name: switching its installed plugins on and
+    /// off. The name is checked when a call is made.
+    pub fn agent(
+        &self,
+        component_id: impl Into<ComponentId>,
+        agent_name: impl Into<String>,
+    ) -> Agent {
+        Agent::new(self.clone(), component_id.into(), agent_name.into())
     }
 
     fn transport(&self) -> &Transport {
