@@ -15,6 +15,15 @@ fn client(fake: &GolemFake) -> GolemClient {
         .unwrap()
 }
 
+/// A client whose token is too short to be well formed.
+fn malformed_token(fake: &GolemFake) -> GolemClient {
+    GolemClient::builder()
+        .base_url(fake.url())
+        .token("short")
+        .build()
+        .unwrap()
+}
+
 #[tokio::test]
 async fn full_lifecycle() {
     let fake = GolemFake::start().await;
@@ -85,12 +94,7 @@ async fn documented_errors_from_the_fake() {
         .unwrap_err();
     assert_eq!(err.code(), Some("ACCOUNT_NOT_FOUND"));
     // A malformed token gets the plain-text 401.
-    let anonymous = GolemClient::builder()
-        .base_url(fake.url())
-        .token("short")
-        .build()
-        .unwrap();
-    let err = anonymous
+    let err = malformed_token(&fake)
         .account(fake.account_id())
         .plugins()
         .list()
@@ -258,12 +262,7 @@ mod grants {
         assert_eq!(err.code(), Some("REFERENCED_PLUGIN_NOT_FOUND"));
 
         // A malformed token gets the plain-text 401 here too.
-        let anonymous = GolemClient::builder()
-            .base_url(fake.url())
-            .token("short")
-            .build()
-            .unwrap();
-        let err = anonymous
+        let err = malformed_token(&fake)
             .environment(fake.environment_id())
             .plugin_grants()
             .list()

@@ -39,32 +39,30 @@ impl Agent {
     /// Activates, for this agent, the plugin installed with priority `plugin_priority` in the
     /// agent's current component revision.
     pub async fn activate_plugin(&self, plugin_priority: i32) -> Result<Response<()>> {
-        crate::path_segment::check("agent_name", &self.name)?;
-        let answer = self
-            .client
-            .transport()
-            .call(|| {
-                self.client
-                    .api
-                    .activate_plugin(&self.component_id, &self.name, plugin_priority)
-            })
-            .await?;
-        Ok(answer.map(|_| ()))
+        self.switch_plugin(true, plugin_priority).await
     }
 
     /// Deactivates, for this agent, the plugin installed with priority `plugin_priority` in the
     /// agent's current component revision.
     pub async fn deactivate_plugin(&self, plugin_priority: i32) -> Result<Response<()>> {
+        self.switch_plugin(false, plugin_priority).await
+    }
+
+    async fn switch_plugin(&self, activate: bool, plugin_priority: i32) -> Result<Response<()>> {
         crate::path_segment::check("agent_name", &self.name)?;
-        let answer = self
-            .client
-            .transport()
-            .call(|| {
-                self.client
-                    .api
-                    .deactivate_plugin(&self.component_id, &self.name, plugin_priority)
-            })
-            .await?;
-        Ok(answer.map(|_| ()))
+        let (api, component_id, name) = (&self.client.api, &self.component_id, &*self.name);
+        let transport = self.client.transport();
+        // Both answers are an empty object; nothing of them is kept.
+        if activate {
+            let answer = transport
+                .call(|| api.activate_plugin(component_id, name, plugin_priority))
+                .await?;
+            Ok(answer.map(drop))
+        } else {
+            let answer = transport
+                .call(|| api.deactivate_plugin(component_id, name, plugin_priority))
+                .await?;
+            Ok(answer.map(drop))
+        }
     }
 }

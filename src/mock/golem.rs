@@ -229,6 +229,17 @@ struct Registry {
 }
 
 impl Registry {
+    fn check_environment(&self, id: Uuid) -> Result<(), Reply> {
+        if self.environments.contains(&id) {
+            return Ok(());
+        }
+        Err(error_body(
+            404,
+            "ENVIRONMENT_NOT_FOUND",
+            &format!("Parent environment {id} not found"),
+        ))
+    }
+
     fn registration(&self, id: Uuid) -> Option<&Registration> {
         self.registrations.iter().find(|r| r.id == id)
     }
@@ -485,23 +496,12 @@ impl GolemResponder {
             GOLEM_JSON,
         ))
     }
-    fn check_environment(registry: &Registry, id: Uuid) -> Result<(), Reply> {
-        if registry.environments.contains(&id) {
-            Ok(())
-        } else {
-            Err(error_body(
-                404,
-                "ENVIRONMENT_NOT_FOUND",
-                &format!("Parent environment {id} not found"),
-            ))
-        }
-    }
 
     fn list_grants(&self, request: &Request, environment: &str) -> Result<Reply, Reply> {
         let environment = parse_path_uuid("environment_id", environment)?;
         self.authenticate(request)?;
         let registry = self.registry();
-        Self::check_environment(&registry, environment)?;
+        registry.check_environment(environment)?;
         let values: Vec<Value> = registry
             .grants
             .iter()
@@ -516,7 +516,7 @@ impl GolemResponder {
         self.authenticate(request)?;
         let body: GrantBody = json_body(request)?;
         let mut registry = self.registry();
-        Self::check_environment(&registry, environment)?;
+        registry.check_environment(environment)?;
         let plugin_id = body.plugin_registration_id;
         if registry.registration(plugin_id).is_none() {
             let body = json!({
