@@ -1,7 +1,8 @@
-//! Client for the Golem Cloud plugin registry API.
+//! Client for the Golem Cloud plugin API: plugin registrations, plugin grants to environments
+//! and per-agent plugin activation.
 //!
 //! ```no_run
-//! use cloud_plugin_sdk::golem::{AccountId, ComponentId, GolemClient, NewPlugin};
+//! use cloud_plugin_sdk::golem::{AccountId, ComponentId, EnvironmentId, GolemClient, NewPlugin};
 //!
 //! # async fn run() -> cloud_plugin_sdk::Result<()> {
 //! let golem = GolemClient::from_env()?; // GOLEM_TOKEN, optional GOLEM_BASE_URL
@@ -18,6 +19,14 @@
 //! for p in golem.account(account).plugins().list().await?.iter() {
 //!     println!("{} {}", p.name, p.version);
 //! }
+//!
+//! // A grant makes the plugin usable in an environment; agent types install it by grant id.
+//! let environment: EnvironmentId = "8f14e45f-ceea-467f-a0e6-7a1c2b3d4e5f".parse()?;
+//! let grants = golem.environment(environment).plugin_grants();
+//! let (grant, granted_now) = grants.ensure_grant(plugin.id).await?;
+//! println!("grant {} (made by this call: {granted_now})", grant.id);
+//! grants.revoke_if_exists(grant.id).await?;
+//!
 //! if let Some(p) = golem.plugins().get_opt(plugin.id).await? {
 //!     golem.plugins().delete(p.id).await?;
 //! }
