@@ -29,6 +29,7 @@ async fn main() -> ExitCode {
         ("GOLEM_BASE_URL", golem.url()),
         ("GOLEM_TOKEN", golem.token().to_string()),
         ("GOLEM_ACCOUNT_ID", golem.account_id().to_string()),
+        ("GOLEM_ENVIRONMENT_ID", golem.environment_id().to_string()),
         ("GOLEM_COMPONENT_ID", uuid::Uuid::new_v4().to_string()),
         ("CONFLUENT_BASE_URL", confluent.url()),
         ("CONFLUENT_CLOUD_API_KEY", confluent.api_key().to_string()),

@@ -9,6 +9,7 @@
 //!
 //! - Golem: `GOLEM_TOKEN`, `GOLEM_ACCOUNT_ID` and `GOLEM_COMPONENT_ID` (a deployed
 //!   oplog-processor component), optional `GOLEM_COMPONENT_REVISION` and `GOLEM_BASE_URL`.
+//!   The grant step runs when `GOLEM_ENVIRONMENT_ID` names an environment to grant the plugin to.
 //! - Confluent: `CONFLUENT_CLOUD_API_KEY`, `CONFLUENT_CLOUD_API_SECRET` and
 //!   `CONFLUENT_ENVIRONMENT`, optional `CONFLUENT_BASE_URL`. Against the real service the upload
 //!   step runs only when `CONFLUENT_PLUGIN_ARCHIVE` names a real connector archive.
@@ -22,7 +23,7 @@ use cloud_plugin_sdk::confluent::{
     Cloud, ConfluentClient, ConnectorType, Environment, NewPlugin as NewConfluentPlugin,
     UploadEvent,
 };
-use cloud_plugin_sdk::golem::{AccountId, GolemClient, NewPlugin};
+use cloud_plugin_sdk::golem::{AccountId, EnvironmentId, GolemClient, NewPlugin};
 use cloud_plugin_sdk::mock::{ConfluentFake, GolemFake};
 use cloud_plugin_sdk::{Error, confluent::Archive};
 use futures::TryStreamExt;
@@ -70,40 +71,45 @@ fn ms(since: Instant) -> String {
 async fn golem_lifecycle() -> Result<(), BoxError> {
     // Keeps the fake alive for the whole run when there are no credentials.
     let mut _fake = None;
-    let (golem, account, component, revision) = match (var("GOLEM_TOKEN"), var("GOLEM_ACCOUNT_ID"))
-    {
-        (Some(_), Some(account)) => {
-            let golem = GolemClient::from_env()?;
-            let component = var("GOLEM_COMPONENT_ID")
-                .ok_or("GOLEM_COMPONENT_ID must name a deployed oplog-processor component")?;
-            let revision = var("GOLEM_COMPONENT_REVISION")
-                .map(|r| r.parse())
-                .transpose()?
-                .unwrap_or(0);
-            println!("Golem: talking to {}", golem.base_url());
-            (
-                golem,
-                account.parse::<AccountId>()?,
-                uuid::Uuid::parse_str(&component)?,
-                revision,
-            )
-        }
-        _ => {
-            let fake = GolemFake::start().await;
-            println!(
-                "Golem: talking to the EMBEDDED FAKE at {} \
+    let (golem, account, component, revision, environment) =
+        match (var("GOLEM_TOKEN"), var("GOLEM_ACCOUNT_ID")) {
+            (Some(_), Some(account)) => {
+                let golem = GolemClient::from_env()?;
+                let component = var("GOLEM_COMPONENT_ID")
+                    .ok_or("GOLEM_COMPONENT_ID must name a deployed oplog-processor component")?;
+                let revision = var("GOLEM_COMPONENT_REVISION")
+                    .map(|r| r.parse())
+                    .transpose()?
+                    .unwrap_or(0);
+                let environment = var("GOLEM_ENVIRONMENT_ID")
+                    .map(|id| id.parse::<EnvironmentId>())
+                    .transpose()?;
+                println!("Golem: talking to {}", golem.base_url());
+                (
+                    golem,
+                    account.parse::<AccountId>()?,
+                    uuid::Uuid::parse_str(&component)?,
+                    revision,
+                    environment,
+                )
+            }
+            _ => {
+                let fake = GolemFake::start().await;
+                println!(
+                    "Golem: talking to the EMBEDDED FAKE at {} \
                      (set GOLEM_TOKEN and GOLEM_ACCOUNT_ID to use Golem Cloud)",
-                fake.url()
-            );
-            let golem = GolemClient::builder()
-                .base_url(fake.url())
-                .token(fake.token())
-                .build()?;
-            let account = AccountId::from(fake.account_id());
-            _fake = Some(fake);
-            (golem, account, uuid::Uuid::new_v4(), 1)
-        }
-    };
+                    fake.url()
+                );
+                let golem = GolemClient::builder()
+                    .base_url(fake.url())
+                    .token(fake.token())
+                    .build()?;
+                let account = AccountId::from(fake.account_id());
+                let environment = EnvironmentId::from(fake.environment_id());
+                _fake = Some(fake);
+                (golem, account, uuid::Uuid::new_v4(), 1, Some(environment))
+            }
+        };
     let plugins = golem.account(account).plugins();
 
     let name = format!(
@@ -150,7 +156,45 @@ async fn golem_lifecycle() -> Result<(), BoxError> {
             found.map(|id| id.to_string()).unwrap_or("-".into()),
             ms(t)
         );
-        Ok::<_, Error>(())
+        let Some(environment) = environment else {
+            println!("  grant     skipped (set GOLEM_ENVIRONMENT_ID to grant the plugin)");
+            return Ok(());
+        };
+        // A grant makes the plugin usable in the environment; agent types install it by grant id.
+        let grants = golem.environment(environment).plugin_grants();
+        let t = Instant::now();
+        let (grant, created) = grants.ensure_grant(created.id).await?;
+        println!(
+            "  grant     {} to environment {} -> grant {} ({}, {})",
+            name,
+            grant.environment_id,
+            grant.id,
+            if created {
+                "granted"
+            } else {
+                "already granted"
+            },
+            ms(t)
+        );
+        let outcome = async {
+            let t = Instant::now();
+            let listed = grants.list().await?;
+            println!(
+                "  grants    {} grant(s) in the environment ({})",
+                listed.len(),
+                ms(t)
+            );
+            Ok::<_, Error>(())
+        }
+        .await;
+        let t = Instant::now();
+        let revoked = grants.revoke_if_exists(grant.id).await?;
+        println!(
+            "  revoke    {} ({})",
+            if revoked { "revoked" } else { "already gone" },
+            ms(t)
+        );
+        outcome
     }
     .await;
     let t = Instant::now();

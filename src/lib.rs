@@ -11,6 +11,7 @@ mod error_body;
 pub mod golem;
 #[cfg(feature = "mock")]
 pub mod mock;
+mod path_segment;
 pub mod ratelimit;
 mod response;
 pub mod retry;

@@ -42,19 +42,25 @@ fn vendored_specs_normalize_to_one_success_response_per_operation() {
     assert_eq!(
         ids,
         [
+            "activate_plugin",
             "createCcpmV1CustomConnectPlugin",
             "createCcpmV1CustomConnectPluginVersion",
             "createCcpmV1PresignedUrl",
+            "create_environment_plugin_grant",
             "create_plugin",
+            "deactivate_plugin",
             "deleteCcpmV1CustomConnectPlugin",
             "deleteCcpmV1CustomConnectPluginVersion",
+            "delete_environment_plugin_grant",
             "delete_plugin",
             "getCcpmV1CustomConnectPlugin",
             "getCcpmV1CustomConnectPluginVersion",
+            "get_environment_plugin_grant",
             "get_plugin_by_id",
             "listCcpmV1CustomConnectPluginVersions",
             "listCcpmV1CustomConnectPlugins",
             "list_account_plugins",
+            "list_environment_environment_plugin_grants",
             "updateCcpmV1CustomConnectPlugin",
         ]
     );
@@ -321,4 +327,81 @@ fn the_vendored_open_enums_are_named() {
         ]
     );
     assert!(spec::open_enums(&vendored("golem-plugins.yaml")).is_empty());
+}
+
+#[test]
+fn the_golem_grant_operations_describe_the_wire_format() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("spec/golem-plugins.yaml");
+    let text = std::fs::read_to_string(path).unwrap();
+    let raw = spec::yaml_to_json(serde_norway::from_str(&text).unwrap()).unwrap();
+    let json_media = "application/json; charset=utf-8";
+    let mut seen = Vec::new();
+    for (method, path, op) in operations(&raw) {
+        let id = op["operationId"].as_str().unwrap().to_string();
+        let success: Vec<&String> = op["responses"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .filter(|code| code.starts_with('2'))
+            .collect();
+        match id.as_str() {
+            "delete_environment_plugin_grant" => {
+                assert_eq!(
+                    (method.as_str(), path.as_str()),
+                    (
+                        "delete",
+                        "/v1/environment-plugins/{environment_plugin_grant_id}"
+                    )
+                );
+                assert_eq!(success, ["204"]);
+                assert!(
+                    op["responses"]["204"].get("content").is_none(),
+                    "204 has no body"
+                );
+            }
+            "get_environment_plugin_grant" => {
+                assert_eq!(
+                    (method.as_str(), path.as_str()),
+                    (
+                        "get",
+                        "/v1/environment-plugins/{environment_plugin_grant_id}"
+                    )
+                );
+                assert_eq!(success, ["200"]);
+            }
+            "list_environment_environment_plugin_grants" | "create_environment_plugin_grant" => {
+                assert_eq!(path, "/v1/envs/{environment_id}/plugins");
+                assert_eq!(success, ["200"]);
+                if method == "post" {
+                    assert!(op["requestBody"]["content"].get(json_media).is_some());
+                }
+            }
+            _ => continue,
+        }
+        assert!(
+            op["responses"]["200"].is_null()
+                || op["responses"]["200"]["content"].get(json_media).is_some(),
+            "{id}"
+        );
+        seen.push(id);
+    }
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            "create_environment_plugin_grant",
+            "delete_environment_plugin_grant",
+            "get_environment_plugin_grant",
+            "list_environment_environment_plugin_grants"
+        ]
+    );
+    // Path ids are UUIDs, given as named id schemas.
+    for (parameter, schema) in [
+        ("EnvironmentId", "EnvironmentId"),
+        ("PluginGrantId", "PluginGrantId"),
+    ] {
+        let reference = &raw["components"]["parameters"][parameter]["schema"]["$ref"];
+        assert_eq!(reference, &json!(format!("#/components/schemas/{schema}")));
+        assert_eq!(raw["components"]["schemas"][schema]["format"], "uuid");
+    }
 }

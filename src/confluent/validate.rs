@@ -49,23 +49,12 @@ fn not_blank(field: &str, value: &str) -> Result<()> {
     Ok(())
 }
 
-/// An id, which is one segment of a request's path: not blank, not `.` or `..` (which URLs read
-/// as "this" and "the parent" segment), no `\` (which URLs read as `/`), at most [`MAX_ID`]
-/// characters. Everything else is percent-encoded in the path.
+/// An id, which is one segment of a request's path: not blank, kept to one segment
+/// ([`crate::path_segment::check`]), at most [`MAX_ID`] characters. Everything else is
+/// percent-encoded in the path.
 pub(crate) fn id(field: &str, value: &str) -> Result<()> {
     not_blank(field, value)?;
-    if value == "." || value == ".." {
-        return Err(Error::invalid(
-            field,
-            "must not be `.` or `..`, which would address another path",
-        ));
-    }
-    if value.contains('\\') {
-        return Err(Error::invalid(
-            field,
-            "must not contain `\\`, which URLs read as a path separator",
-        ));
-    }
+    crate::path_segment::check(field, value)?;
     max_chars(field, value, MAX_ID)
 }
 

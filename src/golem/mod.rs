@@ -1,7 +1,8 @@
-//! Client for the Golem Cloud plugin registry API.
+//! Client for the Golem Cloud plugin API: plugin registrations, plugin grants to environments
+//! and per-agent plugin activation.
 //!
 //! ```no_run
-//! use cloud_plugin_sdk::golem::{AccountId, ComponentId, GolemClient, NewPlugin};
+//! use cloud_plugin_sdk::golem::{AccountId, ComponentId, EnvironmentId, GolemClient, NewPlugin};
 //!
 //! # async fn run() -> cloud_plugin_sdk::Result<()> {
 //! let golem = GolemClient::from_env()?; // GOLEM_TOKEN, optional GOLEM_BASE_URL
@@ -18,6 +19,14 @@
 //! for p in golem.account(account).plugins().list().await?.iter() {
 //!     println!("{} {}", p.name, p.version);
 //! }
+//!
+//! // A grant makes the plugin usable in an environment; agent types install it by grant id.
+//! let environment: EnvironmentId = "8f14e45f-ceea-467f-a0e6-7a1c2b3d4e5f".parse()?;
+//! let grants = golem.environment(environment).plugin_grants();
+//! let (grant, granted_now) = grants.ensure_grant(plugin.id).await?;
+//! println!("grant {} (made by this call: {granted_now})", grant.id);
+//! grants.revoke_if_exists(grant.id).await?;
+//!
 //! if let Some(p) = golem.plugins().get_opt(plugin.id).await? {
 //!     golem.plugins().delete(p.id).await?;
 //! }
@@ -25,15 +34,20 @@
 //! # }
 //! ```
 
+mod agents;
+mod grants;
 mod model;
 mod plugins;
 mod spec;
 
 use std::sync::Arc;
 
+pub use agents::Agent;
 pub use generated::types::{
-    AccountId, ComponentId, Icon, NewPlugin, OplogProcessor, Plugin, PluginId, PluginPage,
+    AccountId, AccountSummary, ComponentId, EnvironmentId, Icon, NewPlugin, OplogProcessor, Plugin,
+    PluginGrant, PluginGrantDetails, PluginGrantId, PluginId, PluginPage,
 };
+pub use grants::{Environment, GrantedPlugin, PluginGrants};
 pub use model::{MAX_COMPONENT_REVISION, MAX_NAME_CHARS, MAX_TEXT_CHARS};
 pub use plugins::{Account, AccountPlugins, Plugins};
 pub use spec::PluginSpec;
@@ -133,6 +147,21 @@ impl GolemClient {
     /// Operations on plugins by id.
     pub fn plugins(&self) -> Plugins {
         Plugins::new(self.clone())
+    }
+
+    /// Operations scoped to one environment: its plugin grants.
+    pub fn environment(&self, environment_id: impl Into<EnvironmentId>) -> Environment {
+        Environment::new(self.clone(), environment_id.into())
+    }
+
+    /// One agent of a component, addressed by its name: switching its installed plugins on and
+    /// off. The name is checked when a call is made.
+    pub fn agent(
+        &self,
+        component_id: impl Into<ComponentId>,
+        agent_name: impl Into<String>,
+    ) -> Agent {
+        Agent::new(self.clone(), component_id.into(), agent_name.into())
     }
 
     fn transport(&self) -> &Transport {

@@ -2,7 +2,8 @@
 
 use base64::Engine as _;
 
-use super::{ComponentId, Icon, NewPlugin, PluginSpec};
+use super::generated::types::NewPluginGrant;
+use super::{ComponentId, Icon, NewPlugin, PluginGrant, PluginGrantDetails, PluginId, PluginSpec};
 use crate::error::{Error, Result};
 
 /// The largest component revision the server accepts.
@@ -121,6 +122,26 @@ impl NewPlugin {
             }
         }
         Ok(())
+    }
+}
+
+impl NewPluginGrant {
+    /// A grant of the given plugin.
+    pub fn new(plugin_id: impl Into<PluginId>) -> Self {
+        NewPluginGrant {
+            plugin_registration_id: plugin_id.into(),
+        }
+    }
+}
+
+impl From<PluginGrantDetails> for PluginGrant {
+    /// The grant without its details: its id, its environment and its plugin's id.
+    fn from(details: PluginGrantDetails) -> Self {
+        PluginGrant {
+            id: details.id,
+            environment_id: details.environment_id,
+            plugin_id: details.plugin.id,
+        }
     }
 }
 

@@ -38,6 +38,10 @@ pub struct AccountPlugins {
 }
 
 impl AccountPlugins {
+    pub(super) fn client(&self) -> &GolemClient {
+        &self.client
+    }
+
     /// Lists every plugin of the account the caller may view (the API has no paging).
     pub async fn list(&self) -> Result<Response<Vec<Plugin>>> {
         let page = self

@@ -1,5 +1,6 @@
 //! The fake Golem plugin registry.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -14,14 +15,24 @@ use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 use super::faults::{Faults, Injected};
 use super::reply::{self, GOLEM_JSON, Reply, header, media_type, random_alnum};
 
+/// The name the fake gives its account in grant details.
+const ACCOUNT_NAME: &str = "Fake Account";
+/// The email the fake gives its account in grant details.
+const ACCOUNT_EMAIL: &str = "fake-account@example.com";
+
 /// An in-process fake of the Golem Cloud plugin registry API.
 ///
-/// It serves the four plugin operations on a loopback port:
+/// It serves the plugin, plugin-grant and agent plugin-activation operations on a loopback
+/// port:
 ///
 /// | Method | Path |
 /// |---|---|
 /// | `GET`, `POST` | `/v1/accounts/{account_id}/plugins` |
 /// | `GET`, `DELETE` | `/v1/plugins/{plugin_id}` |
+/// | `GET`, `POST` | `/v1/envs/{environment_id}/plugins` |
+/// | `GET`, `DELETE` | `/v1/environment-plugins/{environment_plugin_grant_id}` |
+/// | `POST` | `/v1/components/{component_id}/workers/{agent_name}/activate-plugin` |
+/// | `POST` | `/v1/components/{component_id}/workers/{agent_name}/deactivate-plugin` |
 ///
 /// Requests must carry `Authorization: Bearer <token>` (or the `GOLEM_SESSION` cookie) with
 /// [`GolemFake::token`]. The fake behaves like the real service, including its non-JSON
@@ -33,6 +44,22 @@ use super::reply::{self, GOLEM_JSON, Reply, header, media_type, random_alnum};
 /// Registering a plugin whose `spec.componentId` is the nil UUID answers the documented
 /// 400 `ErrorsBody` with code `OPLOG_PROCESSOR_COMPONENT_NOT_FOUND`; any other component id
 /// is accepted. Plugins are listed in registration order.
+///
+/// Grants follow the real service's rules, with its error bodies:
+/// - the fake knows one environment, [`GolemFake::environment_id`], and those added with
+///   [`GolemFake::add_environment`]; any other environment answers 404 `ENVIRONMENT_NOT_FOUND`;
+/// - granting a plugin that does not exist or is deleted answers 400 `ErrorsBody` with code
+///   `REFERENCED_PLUGIN_NOT_FOUND` (the real service's answer; it does not use 404 for this);
+/// - a second grant of the same plugin to the same environment answers 409
+///   `ENVIRONMENT_PLUGIN_GRANT_ALREADY_EXISTS`;
+/// - an unknown or revoked grant answers 404 `RESOURCE_NOT_FOUND`; revoking answers 204;
+/// - deleting a plugin that has grants succeeds, as on the real service, where deleting is a
+///   soft delete: the grants stop being listed and read (404), like the plugin itself.
+///
+/// Grants are listed in the order they were made. Activating or deactivating a plugin accepts
+/// any component id and agent name, needs the `plugin-priority` query parameter (an `int32`,
+/// else a plain-text 400), answers `{}`, and is recorded for
+/// [`GolemFake::plugin_activation`].
 ///
 /// ```
 /// use cloud_plugin_sdk::golem::{GolemClient, NewPlugin};
@@ -50,8 +77,10 @@ use super::reply::{self, GOLEM_JSON, Reply, header, media_type, random_alnum};
 ///     .create(&NewPlugin::oplog_processor("audit", "1.0.0", component, 1))
 ///     .await?;
 /// assert_eq!(plugins.list().await?.len(), 1);
-/// assert_eq!(fake.received_requests().await, 2);
-/// # let _ = plugin;
+/// let grants = client.environment(fake.environment_id()).plugin_grants();
+/// let grant = grants.grant(plugin.id).await?;
+/// assert_eq!(grants.list().await?[0].id, grant.id);
+/// assert_eq!(fake.received_requests().await, 4);
 /// # Ok::<(), cloud_plugin_sdk::Error>(())
 /// # }).unwrap();
 /// ```
@@ -59,7 +88,9 @@ pub struct GolemFake {
     server: MockServer,
     token: String,
     account_id: Uuid,
+    environment_id: Uuid,
     faults: Faults,
+    state: Arc<Mutex<Registry>>,
 }
 
 impl fmt::Debug for GolemFake {
@@ -67,22 +98,28 @@ impl fmt::Debug for GolemFake {
         f.debug_struct("GolemFake")
             .field("url", &self.server.uri())
             .field("account_id", &self.account_id)
+            .field("environment_id", &self.environment_id)
             .field("token", &"<redacted>")
             .finish()
     }
 }
 
 impl GolemFake {
-    /// Starts a fake on a random loopback port with an empty registry.
+    /// Starts a fake on a random loopback port with an empty registry and one environment.
     pub async fn start() -> GolemFake {
         let token = format!("golem-fake-{}", random_alnum(32));
         let account_id = Uuid::new_v4();
+        let environment_id = Uuid::new_v4();
         let faults = Faults::new();
+        let state = Arc::new(Mutex::new(Registry {
+            environments: vec![environment_id],
+            ..Registry::default()
+        }));
         let responder = GolemResponder {
             token: token.clone(),
             account_id,
             faults: faults.clone(),
-            state: Arc::new(Mutex::new(Vec::new())),
+            state: state.clone(),
         };
         let server = MockServer::start().await;
         Mock::given(any())
@@ -93,7 +130,9 @@ impl GolemFake {
             server,
             token,
             account_id,
+            environment_id,
             faults,
+            state,
         }
     }
 
@@ -111,6 +150,33 @@ impl GolemFake {
     /// path gets 404 `ACCOUNT_NOT_FOUND`.
     pub fn account_id(&self) -> Uuid {
         self.account_id
+    }
+
+    /// The id of an environment of the account, to grant plugins to. Any environment id in a
+    /// path that the fake does not know gets 404 `ENVIRONMENT_NOT_FOUND`.
+    pub fn environment_id(&self) -> Uuid {
+        self.environment_id
+    }
+
+    /// Adds another environment to the account and returns its id.
+    pub fn add_environment(&self) -> Uuid {
+        let id = Uuid::new_v4();
+        lock(&self.state).environments.push(id);
+        id
+    }
+
+    /// Whether the last activation request for this agent and plugin priority activated
+    /// (`Some(true)`) or deactivated (`Some(false)`) the plugin; `None` when there was none.
+    pub fn plugin_activation(
+        &self,
+        component_id: Uuid,
+        agent_name: &str,
+        plugin_priority: i32,
+    ) -> Option<bool> {
+        lock(&self.state)
+            .activations
+            .get(&(component_id, agent_name.to_owned(), plugin_priority))
+            .copied()
     }
 
     /// The fault switches of this fake.
@@ -141,6 +207,54 @@ struct Registration {
     component_revision: u64,
 }
 
+/// One grant of a plugin to an environment.
+#[derive(Debug, Clone)]
+struct Grant {
+    id: Uuid,
+    environment_id: Uuid,
+    plugin_id: Uuid,
+}
+
+/// Everything the fake stores.
+#[derive(Debug, Default)]
+struct Registry {
+    /// Registered plugins that are not deleted.
+    registrations: Vec<Registration>,
+    /// The account's environments.
+    environments: Vec<Uuid>,
+    /// Grants not revoked; those of deleted plugins stay, unseen, as on the real service.
+    grants: Vec<Grant>,
+    /// The last activation switch per (component, agent name, plugin priority).
+    activations: HashMap<(Uuid, String, i32), bool>,
+}
+
+impl Registry {
+    fn check_environment(&self, id: Uuid) -> Result<(), Reply> {
+        if self.environments.contains(&id) {
+            return Ok(());
+        }
+        Err(error_body(
+            404,
+            "ENVIRONMENT_NOT_FOUND",
+            &format!("Parent environment {id} not found"),
+        ))
+    }
+
+    fn registration(&self, id: Uuid) -> Option<&Registration> {
+        self.registrations.iter().find(|r| r.id == id)
+    }
+
+    /// A grant that can be seen: not revoked, and its plugin not deleted.
+    fn visible_grant(&self, id: Uuid) -> Option<(&Grant, &Registration)> {
+        let grant = self.grants.iter().find(|g| g.id == id)?;
+        Some((grant, self.registration(grant.plugin_id)?))
+    }
+}
+
+fn lock(state: &Mutex<Registry>) -> MutexGuard<'_, Registry> {
+    state.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// The create request body (`PluginRegistrationCreation`).
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -164,11 +278,18 @@ enum SpecBody {
     },
 }
 
+/// The grant request body (`EnvironmentPluginGrantCreation`).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GrantBody {
+    plugin_registration_id: Uuid,
+}
+
 struct GolemResponder {
     token: String,
     account_id: Uuid,
     faults: Faults,
-    state: Arc<Mutex<Vec<Registration>>>,
+    state: Arc<Mutex<Registry>>,
 }
 
 impl Respond for GolemResponder {
@@ -179,8 +300,8 @@ impl Respond for GolemResponder {
 }
 
 impl GolemResponder {
-    fn registrations(&self) -> MutexGuard<'_, Vec<Registration>> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    fn registry(&self) -> MutexGuard<'_, Registry> {
+        lock(&self.state)
     }
 
     fn handle(&self, request: &Request) -> Reply {
@@ -202,6 +323,29 @@ impl GolemResponder {
             ["v1", "plugins", plugin] => match method {
                 "GET" => self.get(request, plugin),
                 "DELETE" => self.delete(request, plugin),
+                _ => Err(Reply::text(405, "method not allowed")),
+            },
+            ["v1", "envs", environment, "plugins"] => match method {
+                "GET" => self.list_grants(request, environment),
+                "POST" => self.create_grant(request, environment),
+                _ => Err(Reply::text(405, "method not allowed")),
+            },
+            ["v1", "environment-plugins", grant] => match method {
+                "GET" => self.get_grant(request, grant),
+                "DELETE" => self.delete_grant(request, grant),
+                _ => Err(Reply::text(405, "method not allowed")),
+            },
+            [
+                "v1",
+                "components",
+                component,
+                "workers",
+                agent,
+                switch @ ("activate-plugin" | "deactivate-plugin"),
+            ] => match method {
+                "POST" => {
+                    self.switch_plugin(request, component, agent, *switch == "activate-plugin")
+                }
                 _ => Err(Reply::text(405, "method not allowed")),
             },
             _ => Err(Reply::text(404, "not found")),
@@ -262,7 +406,8 @@ impl GolemResponder {
         self.authenticate(request)?;
         self.check_account(account)?;
         let values: Vec<Value> = self
-            .registrations()
+            .registry()
+            .registrations
             .iter()
             .map(|r| dto(r, self.account_id))
             .collect();
@@ -272,23 +417,7 @@ impl GolemResponder {
     fn create(&self, request: &Request, account: &str) -> Result<Reply, Reply> {
         let account = parse_path_uuid("account_id", account)?;
         self.authenticate(request)?;
-        match header(request, "content-type").map(media_type) {
-            None => {
-                return Err(Reply::text(
-                    415,
-                    "the request does not specify a content type",
-                ));
-            }
-            Some(media) if media != "application/json" => {
-                return Err(Reply::text(
-                    415,
-                    format!("the content type `{media}` is not supported"),
-                ));
-            }
-            Some(_) => {}
-        }
-        let body: CreationBody = serde_json::from_slice(&request.body)
-            .map_err(|e| Reply::text(400, format!("parse request payload error: {e}")))?;
+        let body: CreationBody = json_body(request)?;
         let icon = STANDARD.decode(body.icon.as_bytes()).map_err(|e| {
             Reply::text(
                 400,
@@ -313,7 +442,8 @@ impl GolemResponder {
             });
             return Err(Reply::json(400, &body, GOLEM_JSON));
         }
-        let mut registrations = self.registrations();
+        let mut registry = self.registry();
+        let registrations = &mut registry.registrations;
         if registrations
             .iter()
             .any(|r| r.name == body.name && r.version == body.version)
@@ -342,10 +472,9 @@ impl GolemResponder {
     fn get(&self, request: &Request, plugin: &str) -> Result<Reply, Reply> {
         let id = parse_path_uuid("plugin_id", plugin)?;
         self.authenticate(request)?;
-        let registrations = self.registrations();
-        let found = registrations
-            .iter()
-            .find(|r| r.id == id)
+        let registry = self.registry();
+        let found = registry
+            .registration(id)
             .ok_or_else(|| plugin_not_found(id))?;
         Ok(Reply::json(200, &dto(found, self.account_id), GOLEM_JSON))
     }
@@ -353,11 +482,13 @@ impl GolemResponder {
     fn delete(&self, request: &Request, plugin: &str) -> Result<Reply, Reply> {
         let id = parse_path_uuid("plugin_id", plugin)?;
         self.authenticate(request)?;
-        let mut registrations = self.registrations();
+        let mut registry = self.registry();
+        let registrations = &mut registry.registrations;
         let index = registrations
             .iter()
             .position(|r| r.id == id)
             .ok_or_else(|| plugin_not_found(id))?;
+        // Its grants stay, unseen: listing and reading a grant skip those of deleted plugins.
         let removed = registrations.remove(index);
         Ok(Reply::json(
             200,
@@ -365,11 +496,167 @@ impl GolemResponder {
             GOLEM_JSON,
         ))
     }
+
+    fn list_grants(&self, request: &Request, environment: &str) -> Result<Reply, Reply> {
+        let environment = parse_path_uuid("environment_id", environment)?;
+        self.authenticate(request)?;
+        let registry = self.registry();
+        registry.check_environment(environment)?;
+        let values: Vec<Value> = registry
+            .grants
+            .iter()
+            .filter(|g| g.environment_id == environment)
+            .filter_map(|g| Some(self.grant_details(g, registry.registration(g.plugin_id)?)))
+            .collect();
+        Ok(Reply::json(200, &json!({ "values": values }), GOLEM_JSON))
+    }
+
+    fn create_grant(&self, request: &Request, environment: &str) -> Result<Reply, Reply> {
+        let environment = parse_path_uuid("environment_id", environment)?;
+        self.authenticate(request)?;
+        let body: GrantBody = json_body(request)?;
+        let mut registry = self.registry();
+        registry.check_environment(environment)?;
+        let plugin_id = body.plugin_registration_id;
+        if registry.registration(plugin_id).is_none() {
+            let body = json!({
+                "code": "REFERENCED_PLUGIN_NOT_FOUND",
+                "errors": [format!("Referenced plugin {plugin_id} not found")],
+            });
+            return Err(Reply::json(400, &body, GOLEM_JSON));
+        }
+        if registry
+            .grants
+            .iter()
+            .any(|g| g.environment_id == environment && g.plugin_id == plugin_id)
+        {
+            return Err(error_body(
+                409,
+                "ENVIRONMENT_PLUGIN_GRANT_ALREADY_EXISTS",
+                "Grant for this plugin already exists in this environment",
+            ));
+        }
+        let grant = Grant {
+            id: Uuid::new_v4(),
+            environment_id: environment,
+            plugin_id,
+        };
+        let reply = json!({
+            "id": grant.id,
+            "environmentId": grant.environment_id,
+            "pluginId": grant.plugin_id,
+        });
+        registry.grants.push(grant);
+        Ok(Reply::json(200, &reply, GOLEM_JSON))
+    }
+
+    fn get_grant(&self, request: &Request, grant: &str) -> Result<Reply, Reply> {
+        let id = parse_path_uuid("environment_plugin_grant_id", grant)?;
+        self.authenticate(request)?;
+        let registry = self.registry();
+        let (grant, plugin) = registry
+            .visible_grant(id)
+            .ok_or_else(|| grant_not_found(id))?;
+        Ok(Reply::json(
+            200,
+            &self.grant_details(grant, plugin),
+            GOLEM_JSON,
+        ))
+    }
+
+    fn delete_grant(&self, request: &Request, grant: &str) -> Result<Reply, Reply> {
+        let id = parse_path_uuid("environment_plugin_grant_id", grant)?;
+        self.authenticate(request)?;
+        let mut registry = self.registry();
+        if registry.visible_grant(id).is_none() {
+            return Err(grant_not_found(id));
+        }
+        registry.grants.retain(|g| g.id != id);
+        Ok(Reply::empty(204))
+    }
+
+    fn switch_plugin(
+        &self,
+        request: &Request,
+        component: &str,
+        agent: &str,
+        active: bool,
+    ) -> Result<Reply, Reply> {
+        let component = parse_path_uuid("component_id", component)?;
+        let agent = percent_encoding::percent_decode_str(agent)
+            .decode_utf8()
+            .map_err(|e| Reply::text(400, format!("failed to parse path `agent_name`: {e}")))?
+            .into_owned();
+        let priority = request
+            .url
+            .query_pairs()
+            .find(|(name, _)| name == "plugin-priority")
+            .ok_or_else(|| {
+                Reply::text(
+                    400,
+                    "failed to parse query `plugin-priority`: the value is missing",
+                )
+            })?
+            .1
+            .parse::<i32>()
+            .map_err(|e| {
+                Reply::text(400, format!("failed to parse query `plugin-priority`: {e}"))
+            })?;
+        self.authenticate(request)?;
+        self.registry()
+            .activations
+            .insert((component, agent, priority), active);
+        Ok(Reply::json(200, &json!({}), GOLEM_JSON))
+    }
+
+    /// An `EnvironmentPluginGrantWithDetails`.
+    fn grant_details(&self, grant: &Grant, plugin: &Registration) -> Value {
+        json!({
+            "id": grant.id,
+            "environmentId": grant.environment_id,
+            "plugin": dto(plugin, self.account_id),
+            "pluginAccount": {
+                "id": self.account_id,
+                "name": ACCOUNT_NAME,
+                "email": ACCOUNT_EMAIL,
+            },
+        })
+    }
 }
 
 fn parse_path_uuid(name: &str, raw: &str) -> Result<Uuid, Reply> {
     Uuid::parse_str(raw)
         .map_err(|e| Reply::text(400, format!("failed to parse path `{name}`: {e}")))
+}
+
+/// Reads a JSON request body the way the real service does: 415 without a JSON media type,
+/// a plain-text 400 when it does not parse.
+fn json_body<T: serde::de::DeserializeOwned>(request: &Request) -> Result<T, Reply> {
+    match header(request, "content-type").map(media_type) {
+        None => {
+            return Err(Reply::text(
+                415,
+                "the request does not specify a content type",
+            ));
+        }
+        Some(media) if media != "application/json" => {
+            return Err(Reply::text(
+                415,
+                format!("the content type `{media}` is not supported"),
+            ));
+        }
+        Some(_) => {}
+    }
+    serde_json::from_slice(&request.body)
+        .map_err(|e| Reply::text(400, format!("parse request payload error: {e}")))
+}
+
+fn grant_not_found(id: Uuid) -> Reply {
+    error_body(
+        404,
+        "RESOURCE_NOT_FOUND",
+        &format!("Environment plugin grant {id} not found"),
+    )
 }
 
 fn plugin_not_found(id: Uuid) -> Reply {

@@ -6,7 +6,9 @@
 //! paging, asynchronous version processing and the per-cloud presigned upload rules.
 //! Every fake has its own state, so tests can run in parallel.
 //!
-//! * [`GolemFake`] serves `/v1/accounts/{account_id}/plugins` and `/v1/plugins/{plugin_id}`.
+//! * [`GolemFake`] serves plugin registrations (`/v1/accounts/{account_id}/plugins`,
+//!   `/v1/plugins/{plugin_id}`), plugin grants (`/v1/envs/{environment_id}/plugins`,
+//!   `/v1/environment-plugins/{id}`) and agent plugin activation.
 //! * [`ConfluentFake`] serves `/ccpm/v1/...` and, on the same port, the object storage that its
 //!   presigned upload URLs point at (AWS multipart POST, GCP and Azure PUT).
 //! * [`Faults`] (reachable from either fake) injects rate limiting, failures and latency.
