@@ -8,7 +8,8 @@
 //!
 //! * [`GolemFake`] serves `/v1/accounts/{account_id}/plugins` and `/v1/plugins/{plugin_id}`.
 //! * [`ConfluentFake`] serves `/ccpm/v1/...` and, on the same port, the object storage that its
-//!   presigned upload URLs point at (AWS multipart POST, GCP and Azure PUT).
+//!   presigned upload URLs point at (AWS multipart POST, GCP and Azure PUT), an OAuth identity
+//!   provider and Confluent's token exchange (STS).
 //! * [`Faults`] (reachable from either fake) injects rate limiting, failures and latency.
 //!
 //! ```
@@ -35,6 +36,7 @@
 mod confluent;
 mod faults;
 mod golem;
+mod oauth;
 mod reply;
 mod storage;
 
