@@ -682,6 +682,10 @@ pub enum UploadStage {
     CreatingVersion,
     /// Waiting for the version to become READY.
     WaitingForReady,
+    /// Looking for a version with the same version string (before publishing it).
+    FindingVersion,
+    /// Deleting a FAILED version with the same version string (to publish it again).
+    DeletingFailedVersion,
 }
 
 impl fmt::Display for UploadStage {
@@ -692,6 +696,8 @@ impl fmt::Display for UploadStage {
             UploadStage::Uploading => "uploading the archive",
             UploadStage::CreatingVersion => "creating the version",
             UploadStage::WaitingForReady => "waiting for READY",
+            UploadStage::FindingVersion => "looking for an existing version",
+            UploadStage::DeletingFailedVersion => "deleting the FAILED version",
         })
     }
 }

@@ -38,11 +38,13 @@
 //! # }
 //! ```
 
+mod cascade;
 mod list;
 mod model;
 mod open_enum;
 mod page;
 mod plugins;
+mod publish;
 mod storage;
 mod upload;
 mod validate;
@@ -52,6 +54,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 pub use crate::oauth::{ClientAuthentication, OAuthConfig};
+pub use cascade::PluginDeletion;
 pub use generated::types::{
     ConnectorClass, EnvironmentId, EnvironmentRef, ListMeta, NewPlugin, NewPluginVersion,
     NewPresignedUpload, ObjectMeta, Plugin, PluginId, PluginPage, PluginSpec, PluginSpecUpdate,
@@ -62,6 +65,7 @@ pub use list::ListPlugins;
 pub use open_enum::{Cloud, ConnectorType, ContentFormat, Phase, UploadLocation};
 pub use page::next_page_token;
 pub use plugins::Plugins;
+pub use publish::PublishedVersion;
 pub use storage::{Archive, MAX_ARCHIVE_BYTES};
 pub use upload::{
     DEFAULT_POLL_INTERVAL, DEFAULT_READY_TIMEOUT, DEFAULT_UPLOAD_TIMEOUT, UploadEvent,

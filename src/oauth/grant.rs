@@ -96,22 +96,26 @@ impl Grant {
     }
 
     /// An error about `endpoint` without an answer.
-    pub(super) fn failure(&self, endpoint: TokenEndpoint, problem: TokenProblem) -> OAuthError {
-        OAuthError {
+    pub(super) fn failure(
+        &self,
+        endpoint: TokenEndpoint,
+        problem: TokenProblem,
+    ) -> Box<OAuthError> {
+        Box::new(OAuthError {
             endpoint,
             host: self.host(endpoint),
             operation: None,
             problem,
             request_id: None,
             attempts: 0,
-        }
+        })
     }
 
     /// The client-credentials grant at the identity provider.
     pub(super) async fn client_credentials(
         &self,
         deadline: Option<Instant>,
-    ) -> Result<Issued, OAuthError> {
+    ) -> Result<Issued, Box<OAuthError>> {
         let config = &self.config;
         let secret = config.client_secret.expose_secret();
         let mut fields = vec![("grant_type", "client_credentials")];
@@ -154,7 +158,7 @@ impl Grant {
         &self,
         subject: &Secret,
         deadline: Option<Instant>,
-    ) -> Result<Issued, OAuthError> {
+    ) -> Result<Issued, Box<OAuthError>> {
         let config = &self.config;
         let lifetime = config.token_lifetime.map(|l| l.as_secs().to_string());
         let mut fields = vec![
@@ -208,7 +212,7 @@ impl Grant {
         &self,
         send: Send<'_>,
         deadline: Option<Instant>,
-    ) -> Result<(Issued, Option<String>), OAuthError> {
+    ) -> Result<(Issued, Option<String>), Box<OAuthError>> {
         let mut request = reqwest::Request::new(Method::POST, send.url.clone());
         let headers = request.headers_mut();
         headers.insert(
@@ -246,13 +250,15 @@ impl Grant {
             repeatable: true,
         };
         let (outcome, attempts) = engine.run(request).await;
-        let error = |problem, request_id| OAuthError {
-            endpoint: send.endpoint,
-            host: self.host(send.endpoint),
-            operation: None,
-            problem,
-            request_id,
-            attempts: attempts.attempts,
+        let error = |problem, request_id| {
+            Box::new(OAuthError {
+                endpoint: send.endpoint,
+                host: self.host(send.endpoint),
+                operation: None,
+                problem,
+                request_id,
+                attempts: attempts.attempts,
+            })
         };
         let response = match outcome {
             Ok(response) => response,

@@ -60,7 +60,7 @@ struct Inner {
 }
 
 /// A renewal under way, awaited by every call that needs its token.
-type Renewal = Shared<BoxFuture<'static, std::result::Result<Arc<Bearer>, OAuthError>>>;
+type Renewal = Shared<BoxFuture<'static, std::result::Result<Arc<Bearer>, Box<OAuthError>>>>;
 
 #[derive(Default)]
 struct State {
@@ -132,7 +132,7 @@ impl TokenSource {
 
     /// A valid token: the cached one while it is valid (starting its renewal when due), else the
     /// one a renewal brings.
-    pub(crate) async fn obtain(&self) -> std::result::Result<TokenUse, OAuthError> {
+    pub(crate) async fn obtain(&self) -> std::result::Result<TokenUse, Box<OAuthError>> {
         let renewal = {
             let mut state = self.inner.lock();
             let now = Instant::now();
@@ -204,7 +204,7 @@ impl Inner {
     }
 
     /// Gets a new token within the retry policy's deadline and stores it.
-    async fn renew(&self, number: u64) -> std::result::Result<Arc<Bearer>, OAuthError> {
+    async fn renew(&self, number: u64) -> std::result::Result<Arc<Bearer>, Box<OAuthError>> {
         let deadline = self
             .grant
             .retry()
@@ -261,7 +261,7 @@ impl Inner {
         &self,
         deadline: Option<Instant>,
         exchanging: &AtomicBool,
-    ) -> std::result::Result<Issued, OAuthError> {
+    ) -> std::result::Result<Issued, Box<OAuthError>> {
         let kept = {
             let state = self.lock();
             state
@@ -290,7 +290,11 @@ impl Inner {
         self.grant.exchange(&subject.token, deadline).await
     }
 
-    fn bearer(&self, issued: Issued, generation: u64) -> std::result::Result<Bearer, OAuthError> {
+    fn bearer(
+        &self,
+        issued: Issued,
+        generation: u64,
+    ) -> std::result::Result<Bearer, Box<OAuthError>> {
         let lifetime = issued.lifetime.unwrap_or_default();
         let (renew_at, expires_at) = schedule(issued.requested_at, lifetime);
         let mut header = HeaderValue::try_from(format!("Bearer {}", issued.token.expose_secret()))
@@ -314,7 +318,7 @@ impl Inner {
 
     /// The error for a renewal whose task ended without an answer; the renewal is forgotten so
     /// that the next call starts another.
-    fn interrupted(&self, number: u64) -> OAuthError {
+    fn interrupted(&self, number: u64) -> Box<OAuthError> {
         let mut state = self.lock();
         if state.renewal.as_ref().is_some_and(|(n, _)| *n == number) {
             state.renewal = None;

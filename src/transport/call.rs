@@ -84,8 +84,8 @@ pub(super) fn record_token(generation: u64, cached: bool) {
 }
 
 /// Records why the run has no OAuth token to send.
-pub(super) fn record_token_error(error: OAuthError) {
-    with_record(|record| record.token_error = Some(Box::new(error)));
+pub(super) fn record_token_error(error: Box<OAuthError>) {
+    with_record(|record| record.token_error = Some(error));
 }
 
 /// The deadline of the call running on this task.
