@@ -571,3 +571,220 @@ async fn a_slow_identity_provider_is_bounded_by_the_client_timeout() {
         started.elapsed()
     );
 }
+
+// ---- from_env ----
+
+/// A lookup over fixed variables.
+fn vars(pairs: &[(&str, String)]) -> impl Fn(&str) -> Option<String> + use<> {
+    let pairs: Vec<(String, String)> = pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect();
+    move |name| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    }
+}
+
+fn oauth_vars(fake: &ConfluentFake) -> Vec<(&'static str, String)> {
+    vec![
+        (cloud_plugin_sdk::CONFLUENT_BASE_URL_ENV, fake.url()),
+        (
+            cloud_plugin_sdk::CONFLUENT_OAUTH_TOKEN_URL_ENV,
+            fake.oauth_token_url(),
+        ),
+        (
+            cloud_plugin_sdk::CONFLUENT_OAUTH_CLIENT_ID_ENV,
+            fake.oauth_client_id().to_string(),
+        ),
+        (
+            cloud_plugin_sdk::CONFLUENT_OAUTH_CLIENT_SECRET_ENV,
+            fake.oauth_client_secret().to_string(),
+        ),
+        (
+            cloud_plugin_sdk::CONFLUENT_OAUTH_IDENTITY_POOL_ID_ENV,
+            fake.identity_pool_id().to_string(),
+        ),
+    ]
+}
+
+#[tokio::test]
+async fn from_env_uses_oauth_when_no_api_key_is_set() {
+    let fake = ConfluentFake::start().await;
+    let mut env = oauth_vars(&fake);
+    // The variable names are the ones documented, and a static token comes after OAuth.
+    assert_eq!(env[1].0, "CONFLUENT_CLOUD_OAUTH_EXTERNAL_TOKEN_URL");
+    assert_eq!(env[2].0, "CONFLUENT_CLOUD_OAUTH_EXTERNAL_CLIENT_ID");
+    assert_eq!(env[3].0, "CONFLUENT_CLOUD_OAUTH_EXTERNAL_CLIENT_SECRET");
+    assert_eq!(env[4].0, "CONFLUENT_CLOUD_OAUTH_IDENTITY_POOL_ID");
+    assert_eq!(
+        cloud_plugin_sdk::CONFLUENT_OAUTH_SCOPE_ENV,
+        "CONFLUENT_CLOUD_OAUTH_EXTERNAL_TOKEN_SCOPE"
+    );
+    env.push((
+        cloud_plugin_sdk::CONFLUENT_ACCESS_TOKEN_ENV,
+        "not-a-valid-token".into(),
+    ));
+    env.push((cloud_plugin_sdk::CONFLUENT_OAUTH_SCOPE_ENV, "  ".into()));
+    let client = ConfluentClient::from_env_with(vars(&env)).unwrap();
+    client
+        .environment(fake.environment())
+        .plugins()
+        .list()
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(fake.token_requests(), (1, 1));
+
+    // An API key wins over OAuth.
+    env.push((
+        cloud_plugin_sdk::CONFLUENT_API_KEY_ENV,
+        fake.api_key().into(),
+    ));
+    env.push((
+        cloud_plugin_sdk::CONFLUENT_API_SECRET_ENV,
+        fake.api_secret().into(),
+    ));
+    let client = ConfluentClient::from_env_with(vars(&env)).unwrap();
+    client
+        .environment(fake.environment())
+        .plugins()
+        .list()
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(fake.token_requests(), (1, 1));
+}
+
+#[tokio::test]
+async fn from_env_passes_the_scope() {
+    let server = MockServer::start().await;
+    token_endpoints(&server).await;
+    Mock::given(path("/ccpm/v1/plugins"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "api_version": "ccpm/v1", "kind": "CustomConnectPluginList",
+            "metadata": {}, "data": []
+        })))
+        .mount(&server)
+        .await;
+    let env = vec![
+        (cloud_plugin_sdk::CONFLUENT_BASE_URL_ENV, server.uri()),
+        (
+            cloud_plugin_sdk::CONFLUENT_OAUTH_TOKEN_URL_ENV,
+            format!("{}/idp/token", server.uri()),
+        ),
+        (cloud_plugin_sdk::CONFLUENT_OAUTH_CLIENT_ID_ENV, "c".into()),
+        (
+            cloud_plugin_sdk::CONFLUENT_OAUTH_CLIENT_SECRET_ENV,
+            "s".into(),
+        ),
+        (
+            cloud_plugin_sdk::CONFLUENT_OAUTH_IDENTITY_POOL_ID_ENV,
+            "pool-9".into(),
+        ),
+        (
+            cloud_plugin_sdk::CONFLUENT_OAUTH_SCOPE_ENV,
+            "api://x/.default".into(),
+        ),
+    ];
+    let client = ConfluentClient::from_env_with(vars(&env)).unwrap();
+    client
+        .environment("env-1")
+        .plugins()
+        .list()
+        .send()
+        .await
+        .unwrap();
+    let requests = server.received_requests().await.unwrap();
+    let idp = requests
+        .iter()
+        .find(|r| r.url.path() == "/idp/token")
+        .unwrap();
+    let body = String::from_utf8_lossy(&idp.body);
+    assert!(body.ends_with("&scope=api%3A%2F%2Fx%2F.default"), "{body}");
+    let sts = requests
+        .iter()
+        .find(|r| r.url.path() == "/sts/v1/oauth2/token")
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&sts.body).contains("identity_pool_id=pool-9"),
+        "the pool variable reached the exchange"
+    );
+}
+
+#[test]
+fn from_env_names_missing_oauth_variables_without_showing_values() {
+    let secret = "very-secret-client-value";
+    let err = ConfluentClient::from_env_with(vars(&[
+        (
+            cloud_plugin_sdk::CONFLUENT_OAUTH_TOKEN_URL_ENV,
+            "https://idp.example.com/token".into(),
+        ),
+        (
+            cloud_plugin_sdk::CONFLUENT_OAUTH_CLIENT_SECRET_ENV,
+            secret.into(),
+        ),
+    ]))
+    .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config);
+    let text = err.to_string();
+    assert!(
+        text.contains(
+            "CONFLUENT_CLOUD_OAUTH_EXTERNAL_CLIENT_ID, CONFLUENT_CLOUD_OAUTH_IDENTITY_POOL_ID are not set"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains(secret) && !format!("{err:?}").contains(secret));
+
+    // One missing.
+    let err = ConfluentClient::from_env_with(vars(&[
+        (
+            cloud_plugin_sdk::CONFLUENT_OAUTH_TOKEN_URL_ENV,
+            "https://idp.example.com/token".into(),
+        ),
+        (cloud_plugin_sdk::CONFLUENT_OAUTH_CLIENT_ID_ENV, "c".into()),
+        (
+            cloud_plugin_sdk::CONFLUENT_OAUTH_CLIENT_SECRET_ENV,
+            secret.into(),
+        ),
+    ]))
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("CONFLUENT_CLOUD_OAUTH_IDENTITY_POOL_ID is not set"),
+        "{err}"
+    );
+
+    // Nothing at all: every way to authenticate is named.
+    let err = ConfluentClient::from_env_with(|_| None).unwrap_err();
+    let text = err.to_string();
+    for name in [
+        "CONFLUENT_CLOUD_API_KEY",
+        "CONFLUENT_CLOUD_OAUTH_EXTERNAL_TOKEN_URL",
+        "CONFLUENT_CLOUD_ACCESS_TOKEN",
+    ] {
+        assert!(text.contains(name), "{text}");
+    }
+
+    // An OAuth setting that is not valid is refused when building, naming the field.
+    let err = ConfluentClient::from_env_with(vars(&[
+        (
+            cloud_plugin_sdk::CONFLUENT_OAUTH_TOKEN_URL_ENV,
+            "http://idp.example.com/token".into(),
+        ),
+        (cloud_plugin_sdk::CONFLUENT_OAUTH_CLIENT_ID_ENV, "c".into()),
+        (
+            cloud_plugin_sdk::CONFLUENT_OAUTH_CLIENT_SECRET_ENV,
+            secret.into(),
+        ),
+        (
+            cloud_plugin_sdk::CONFLUENT_OAUTH_IDENTITY_POOL_ID_ENV,
+            "pool-1".into(),
+        ),
+    ]))
+    .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+    assert!(err.to_string().contains("token_url"), "{err}");
+}
