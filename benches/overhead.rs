@@ -163,8 +163,13 @@ fn confluent_get_plugin(base_url: &str) -> Case {
     let sdk: Call = Arc::new(move || Box::pin(confluent_sdk_get(client.clone())));
     let http = raw_http();
     let base_url: Arc<str> = Arc::from(base_url);
-    let raw: Call =
-        Arc::new(move || Box::pin(confluent_raw_get(http.clone(), Arc::clone(&base_url))));
+    let raw: Call = Arc::new(move || {
+        Box::pin(confluent_raw_get(
+            http.clone(),
+            Arc::clone(&base_url),
+            |request| request.basic_auth(fixtures::CONFLUENT_KEY, Some(fixtures::CONFLUENT_SECRET)),
+        ))
+    });
     Case {
         name: "confluent get_plugin",
         sdk,
@@ -190,9 +195,10 @@ fn confluent_oauth_get_plugin(base_url: &str) -> Case {
     let http = raw_http();
     let base_url: Arc<str> = Arc::from(base_url);
     let raw: Call = Arc::new(move || {
-        Box::pin(confluent_raw_bearer_get(
+        Box::pin(confluent_raw_get(
             http.clone(),
             Arc::clone(&base_url),
+            |request| request.bearer_auth(fixtures::OAUTH_STS_TOKEN),
         ))
     });
     Case {
@@ -201,27 +207,6 @@ fn confluent_oauth_get_plugin(base_url: &str) -> Case {
         raw,
         calibration: false,
     }
-}
-
-async fn confluent_raw_bearer_get(http: reqwest::Client, base_url: Arc<str>) -> Result<(), String> {
-    let response = http
-        .get(format!(
-            "{base_url}/ccpm/v1/plugins/{}",
-            fixtures::CONFLUENT_PLUGIN
-        ))
-        .query(&[("environment", fixtures::CONFLUENT_ENV)])
-        .bearer_auth(fixtures::OAUTH_STS_TOKEN)
-        .header(reqwest::header::ACCEPT, "application/json")
-        .send()
-        .await
-        .map_err(|err| err.to_string())?;
-    if !response.status().is_success() {
-        return Err(format!("status {}", response.status()));
-    }
-    let body: Bytes = response.bytes().await.map_err(|err| err.to_string())?;
-    let plugin: ConfluentPlugin = serde_json::from_slice(&body).map_err(|err| err.to_string())?;
-    std::hint::black_box(plugin);
-    Ok(())
 }
 
 async fn confluent_sdk_get(client: ConfluentClient) -> Result<(), String> {
@@ -235,14 +220,19 @@ async fn confluent_sdk_get(client: ConfluentClient) -> Result<(), String> {
     Ok(())
 }
 
-async fn confluent_raw_get(http: reqwest::Client, base_url: Arc<str>) -> Result<(), String> {
-    let response = http
+/// The hand-written Confluent `get`, its credentials added by `authorize`.
+async fn confluent_raw_get(
+    http: reqwest::Client,
+    base_url: Arc<str>,
+    authorize: fn(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
+) -> Result<(), String> {
+    let request = http
         .get(format!(
             "{base_url}/ccpm/v1/plugins/{}",
             fixtures::CONFLUENT_PLUGIN
         ))
-        .query(&[("environment", fixtures::CONFLUENT_ENV)])
-        .basic_auth(fixtures::CONFLUENT_KEY, Some(fixtures::CONFLUENT_SECRET))
+        .query(&[("environment", fixtures::CONFLUENT_ENV)]);
+    let response = authorize(request)
         .header(reqwest::header::ACCEPT, "application/json")
         .send()
         .await

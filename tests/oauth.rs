@@ -24,10 +24,26 @@ fn quick_retries() -> RetryPolicy {
 }
 
 fn oauth_client(fake: &ConfluentFake) -> ConfluentClient {
+    client_with(fake.url(), fake.oauth_config(), quick_retries())
+}
+
+/// Lists the plugins of `env`: the call most tests make.
+async fn list(client: &ConfluentClient, env: &str) -> cloud_plugin_sdk::Result<()> {
+    client
+        .environment(env)
+        .plugins()
+        .list()
+        .send()
+        .await
+        .map(drop)
+}
+
+/// A client of `base_url` authenticating with `config`.
+fn client_with(base_url: String, config: OAuthConfig, policy: RetryPolicy) -> ConfluentClient {
     ConfluentClient::builder()
-        .base_url(fake.url())
-        .oauth(fake.oauth_config())
-        .retry_policy(quick_retries())
+        .base_url(base_url)
+        .oauth(config)
+        .retry_policy(policy)
         .build()
         .unwrap()
 }
@@ -233,17 +249,13 @@ async fn token_endpoints(server: &MockServer) -> (Arc<AtomicUsize>, Arc<AtomicUs
 }
 
 fn wiremock_client(server: &MockServer, policy: RetryPolicy) -> ConfluentClient {
-    ConfluentClient::builder()
-        .base_url(server.uri())
-        .oauth(OAuthConfig::new(
-            format!("{}/idp/token", server.uri()),
-            "client-1",
-            "client-secret-1",
-            "pool-1",
-        ))
-        .retry_policy(policy)
-        .build()
-        .unwrap()
+    let config = OAuthConfig::new(
+        format!("{}/idp/token", server.uri()),
+        "client-1",
+        "client-secret-1",
+        "pool-1",
+    );
+    client_with(server.uri(), config, policy)
 }
 
 #[tokio::test]
@@ -325,13 +337,7 @@ async fn the_token_requests_carry_the_documented_forms() {
         )
         .build()
         .unwrap();
-    client
-        .environment("env-1")
-        .plugins()
-        .list()
-        .send()
-        .await
-        .unwrap();
+    list(&client, "env-1").await.unwrap();
     assert_eq!(seen.lock().unwrap().as_slice(), ["Bearer sts-token"]);
 
     let requests = server.received_requests().await.unwrap();
@@ -382,21 +388,11 @@ async fn the_token_requests_carry_the_documented_forms() {
 #[tokio::test]
 async fn basic_client_authentication_is_accepted_by_the_fake() {
     let fake = ConfluentFake::start().await;
-    let client = ConfluentClient::builder()
-        .base_url(fake.url())
-        .oauth(
-            fake.oauth_config()
-                .client_authentication(ClientAuthentication::BasicHeader),
-        )
-        .build()
-        .unwrap();
-    client
-        .environment(fake.environment())
-        .plugins()
-        .list()
-        .send()
-        .await
-        .unwrap();
+    let config = fake
+        .oauth_config()
+        .client_authentication(ClientAuthentication::BasicHeader);
+    let client = client_with(fake.url(), config, RetryPolicy::standard());
+    list(&client, fake.environment()).await.unwrap();
     assert_eq!(fake.token_requests(), (1, 1));
 }
 
@@ -404,12 +400,11 @@ async fn basic_client_authentication_is_accepted_by_the_fake() {
 async fn an_identity_provider_that_is_down_is_a_typed_error_after_bounded_retries() {
     let fake = ConfluentFake::start().await;
     fake.idp_faults().fail_next(100, 503);
-    let client = ConfluentClient::builder()
-        .base_url(fake.url())
-        .oauth(fake.oauth_config())
-        .retry_policy(quick_retries().max_retries(2))
-        .build()
-        .unwrap();
+    let client = client_with(
+        fake.url(),
+        fake.oauth_config(),
+        quick_retries().max_retries(2),
+    );
     let env = client.environment(fake.environment());
     let err = env.plugins().list().send().await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::ServerError, "{err}");
@@ -452,19 +447,8 @@ async fn an_unreachable_identity_provider_is_a_transport_error() {
     let fake = ConfluentFake::start().await;
     let mut config = fake.oauth_config();
     config.token_url = format!("http://127.0.0.1:{port}/token");
-    let client = ConfluentClient::builder()
-        .base_url(fake.url())
-        .oauth(config)
-        .retry_policy(quick_retries().max_retries(1))
-        .build()
-        .unwrap();
-    let err = client
-        .environment(fake.environment())
-        .plugins()
-        .list()
-        .send()
-        .await
-        .unwrap_err();
+    let client = client_with(fake.url(), config, quick_retries().max_retries(1));
+    let err = list(&client, fake.environment()).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Transport, "{err}");
     assert_eq!(err.attempts(), 2);
     assert!(std::error::Error::source(&err).is_some());
@@ -480,18 +464,8 @@ async fn refusals_name_the_endpoint_its_code_and_message() {
     // The identity provider refuses the client: not retried.
     let mut config = fake.oauth_config();
     config.client_secret = "wrong".into();
-    let client = ConfluentClient::builder()
-        .base_url(fake.url())
-        .oauth(config)
-        .build()
-        .unwrap();
-    let err = client
-        .environment(fake.environment())
-        .plugins()
-        .list()
-        .send()
-        .await
-        .unwrap_err();
+    let client = client_with(fake.url(), config, RetryPolicy::standard());
+    let err = list(&client, fake.environment()).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Unauthorized);
     assert_eq!(err.code(), Some("invalid_client"));
     assert_eq!(err.messages(), ["Client authentication failed."]);
@@ -500,18 +474,8 @@ async fn refusals_name_the_endpoint_its_code_and_message() {
     // The STS refuses the identity pool.
     let mut config = fake.oauth_config();
     config.identity_pool_id = "pool-other".into();
-    let client = ConfluentClient::builder()
-        .base_url(fake.url())
-        .oauth(config)
-        .build()
-        .unwrap();
-    let err = client
-        .environment(fake.environment())
-        .plugins()
-        .list()
-        .send()
-        .await
-        .unwrap_err();
+    let client = client_with(fake.url(), config, RetryPolicy::standard());
+    let err = list(&client, fake.environment()).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Unauthorized);
     let oauth = err.oauth_error().unwrap();
     assert_eq!(oauth.endpoint(), TokenEndpoint::SecurityTokenService);
@@ -534,13 +498,7 @@ async fn an_sts_that_is_rate_limited_is_waited_out() {
     let fake = ConfluentFake::start().await;
     fake.sts_faults().rate_limit(1, Duration::from_millis(200));
     let client = oauth_client(&fake);
-    client
-        .environment(fake.environment())
-        .plugins()
-        .list()
-        .send()
-        .await
-        .unwrap();
+    list(&client, fake.environment()).await.unwrap();
     assert_eq!(fake.token_requests(), (1, 2));
 }
 
@@ -556,13 +514,7 @@ async fn a_slow_identity_provider_is_bounded_by_the_client_timeout() {
         .build()
         .unwrap();
     let started = std::time::Instant::now();
-    let err = client
-        .environment(fake.environment())
-        .plugins()
-        .list()
-        .send()
-        .await
-        .unwrap_err();
+    let err = list(&client, fake.environment()).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
     assert_eq!(err.attempts(), 2);
     assert!(
@@ -629,13 +581,7 @@ async fn from_env_uses_oauth_when_no_api_key_is_set() {
     ));
     env.push((cloud_plugin_sdk::CONFLUENT_OAUTH_SCOPE_ENV, "  ".into()));
     let client = ConfluentClient::from_env_with(vars(&env)).unwrap();
-    client
-        .environment(fake.environment())
-        .plugins()
-        .list()
-        .send()
-        .await
-        .unwrap();
+    list(&client, fake.environment()).await.unwrap();
     assert_eq!(fake.token_requests(), (1, 1));
 
     // An API key wins over OAuth.
@@ -648,13 +594,7 @@ async fn from_env_uses_oauth_when_no_api_key_is_set() {
         fake.api_secret().into(),
     ));
     let client = ConfluentClient::from_env_with(vars(&env)).unwrap();
-    client
-        .environment(fake.environment())
-        .plugins()
-        .list()
-        .send()
-        .await
-        .unwrap();
+    list(&client, fake.environment()).await.unwrap();
     assert_eq!(fake.token_requests(), (1, 1));
 }
 
@@ -690,13 +630,7 @@ async fn from_env_passes_the_scope() {
         ),
     ];
     let client = ConfluentClient::from_env_with(vars(&env)).unwrap();
-    client
-        .environment("env-1")
-        .plugins()
-        .list()
-        .send()
-        .await
-        .unwrap();
+    list(&client, "env-1").await.unwrap();
     let requests = server.received_requests().await.unwrap();
     let idp = requests
         .iter()

@@ -14,8 +14,8 @@ use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 use super::faults::{Faults, Injected};
 use super::oauth::{BearerCheck, IDP_TOKEN_PATH, STS_TOKEN_PATH, TokenIssuer};
 use super::reply::{
-    CONFLUENT_JSON, Reply, ceil_secs, encode_query, header, media_type, now_rfc3339, random_alnum,
-    random_lower_alnum, random_upper_alnum, reason_phrase,
+    CONFLUENT_JSON, Pairs, Reply, ceil_secs, encode_query, header, media_type, now_rfc3339,
+    random_alnum, random_lower_alnum, random_upper_alnum, reason_phrase,
 };
 use super::storage::{Archive, Cloud, ContentFormat, STORAGE_PREFIX, Storage};
 
@@ -1012,24 +1012,17 @@ impl ConfluentResponder {
 // ---- reading requests ----
 
 /// The decoded query string of a request.
-struct Query(Vec<(String, String)>);
+struct Query(Pairs);
 
 impl Query {
     fn of(request: &Request) -> Self {
-        Query(
-            request
-                .url
-                .query_pairs()
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .collect(),
-        )
+        Query(Pairs::parse(
+            request.url.query().unwrap_or_default().as_bytes(),
+        ))
     }
 
     fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+        self.0.get(name)
     }
 
     /// The required `environment` query parameter.

@@ -15,7 +15,8 @@ use wiremock::Request;
 
 use super::faults::{Faults, Injected};
 use super::reply::{
-    CONFLUENT_JSON, Reply, header, media_type, random_alnum, random_lower_alnum, reason_phrase,
+    CONFLUENT_JSON, Pairs, Reply, header, media_type, random_alnum, random_lower_alnum,
+    reason_phrase,
 };
 
 /// Path of the identity provider's token endpoint on the Confluent fake.
@@ -115,7 +116,7 @@ impl TokenIssuer {
         if request.method.as_str() != "POST" {
             return oauth_error(405, "invalid_request", "Use POST.");
         }
-        let form = match Form::of(request) {
+        let form = match form_body(request) {
             Ok(form) => form,
             Err(reply) => return reply,
         };
@@ -160,7 +161,7 @@ impl TokenIssuer {
         if request.method.as_str() != "POST" {
             return failure(405, "method_not_allowed", "Use POST.");
         }
-        let form = match Form::of(request) {
+        let form = match form_body(request) {
             Ok(form) => form,
             Err(reply) => return reply,
         };
@@ -248,34 +249,19 @@ fn prune(tokens: &mut HashMap<String, Instant>) {
     }
 }
 
-/// The fields of a form body.
-struct Form(Vec<(String, String)>);
-
-impl Form {
-    fn of(request: &Request) -> Result<Form, Reply> {
-        let form_type = header(request, "content-type")
-            .map(media_type)
-            .is_some_and(|media| media == "application/x-www-form-urlencoded");
-        if !form_type {
-            return Err(oauth_error(
-                400,
-                "invalid_request",
-                "The body must be application/x-www-form-urlencoded.",
-            ));
-        }
-        Ok(Form(
-            url::form_urlencoded::parse(&request.body)
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .collect(),
-        ))
+/// The fields of a form body; any other body is refused.
+fn form_body(request: &Request) -> Result<Pairs, Reply> {
+    let form_type = header(request, "content-type")
+        .map(media_type)
+        .is_some_and(|media| media == "application/x-www-form-urlencoded");
+    if !form_type {
+        return Err(oauth_error(
+            400,
+            "invalid_request",
+            "The body must be application/x-www-form-urlencoded.",
+        ));
     }
-
-    fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
+    Ok(Pairs::parse(&request.body))
 }
 
 /// The client id and secret of an `Authorization: Basic` header (form-decoded, RFC 6749 §2.3.1).
