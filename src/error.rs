@@ -77,7 +77,8 @@ pub enum ErrorKind {
     Config,
     /// The server rejected the request as malformed or invalid (400, 415, Confluent's 422, other 4xx).
     BadRequest,
-    /// The credentials were missing or not accepted (401).
+    /// The credentials were missing or not accepted (401), or an OAuth token endpoint refused
+    /// the client or its token (400, 401).
     Unauthorized,
     /// The credentials lack a permission (403).
     Forbidden,

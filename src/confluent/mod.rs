@@ -156,6 +156,10 @@ impl ConfluentClientBuilder {
     /// with a cached token is sent once more with a new one. Token requests follow the client's
     /// retry policy and timeouts. Uploads to cloud storage never carry a token. A call that
     /// cannot get a token fails with [`Error::OAuth`], naming the endpoint that failed.
+    ///
+    /// Token events are traced at debug level with target `cloud_plugin_sdk::oauth` (a token
+    /// obtained, a fetch failed, a cached token refused); retries of token requests appear as
+    /// retry events of service `oauth`. Neither the secret nor a token is ever logged.
     pub fn oauth(mut self, config: OAuthConfig) -> Self {
         self.config.auth = AuthConfig::OAuth(config);
         self
@@ -351,12 +355,13 @@ impl Environment {
         &self.client
     }
 
-    /// The environment's plugins: list, create, get, update, delete, find by name.
+    /// The environment's plugins: list, create, get, update, delete (also with their versions),
+    /// find by name.
     pub fn plugins(&self) -> Plugins {
         Plugins::new(self.clone())
     }
 
-    /// The versions of one plugin: list, create, get, delete.
+    /// The versions of one plugin: list, create, get, delete, upload, publish idempotently.
     pub fn plugin_versions(&self, plugin_id: impl Into<PluginId>) -> PluginVersions {
         PluginVersions::new(self.clone(), plugin_id.into())
     }
