@@ -179,11 +179,22 @@ impl TokenSource {
         let renewal = match tokio::runtime::Handle::try_current() {
             Ok(runtime) => {
                 let task = runtime.spawn(renew);
-                let inner = self.inner.clone();
+                // Weak: the renewal is kept in the state, which must not keep itself alive.
+                let inner = Arc::downgrade(&self.inner);
                 async move {
                     match task.await {
                         Ok(result) => result,
-                        Err(_) => Err(inner.interrupted(number)),
+                        Err(_) => Err(match inner.upgrade() {
+                            Some(inner) => inner.interrupted(number),
+                            None => Box::new(OAuthError {
+                                endpoint: TokenEndpoint::SecurityTokenService,
+                                host: String::new(),
+                                operation: None,
+                                problem: TokenProblem::Interrupted,
+                                request_id: None,
+                                attempts: 0,
+                            }),
+                        }),
                     }
                 }
                 .boxed()

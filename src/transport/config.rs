@@ -85,10 +85,6 @@ impl TransportConfig {
             self.allow_http,
         )?;
         let base_url = base.as_str().trim_end_matches('/').to_string();
-        let static_authorization = match &self.auth {
-            AuthConfig::Credentials(credentials) => Some(credentials.header_value()?),
-            _ => None,
-        };
         if self.max_response_bytes == 0 {
             return Err(Error::invalid(
                 "max_response_bytes",
@@ -121,12 +117,12 @@ impl TransportConfig {
         let authorization = match self.auth {
             AuthConfig::Missing => {
                 return Err(Error::config(
-                    "no credentials were given; call `unauthenticated()` for a client without",
+                    "the client has no credentials; call `unauthenticated()` to build one without",
                 ));
             }
             AuthConfig::Unauthenticated => Authorization::None,
-            AuthConfig::Credentials(_) => {
-                static_authorization.map_or(Authorization::None, Authorization::Static)
+            AuthConfig::Credentials(credentials) => {
+                Authorization::Static(credentials.header_value()?)
             }
             AuthConfig::OAuth(config) => {
                 config.validate()?;
