@@ -66,7 +66,7 @@ impl Respond for IdentityProvider {
     }
 }
 
-/// The STS: one 503, then tokens living a second.
+/// The STS: one 503, then tokens living three seconds.
 struct Sts {
     seen: AtomicUsize,
 }
@@ -82,7 +82,7 @@ impl Respond for Sts {
             "access_token": STS_TOKEN,
             "issued_token_type": "urn:ietf:params:oauth:token-type:access_token",
             "token_type": "Bearer",
-            "expires_in": 1
+            "expires_in": 3
         }))
     }
 }
@@ -173,7 +173,7 @@ async fn oauth_secrets_never_show() {
     let third = env.plugins().list().send().await.unwrap();
     assert_eq!(third.attempts(), 2);
     // 4. Expired: renewed.
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    tokio::time::sleep(Duration::from_millis(3100)).await;
     env.plugins().list().send().await.unwrap();
 
     // The requests did carry the secrets, so the checks below mean something.
