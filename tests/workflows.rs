@@ -144,6 +144,18 @@ async fn mount(server: &MockServer, verb: &str, at: String, replies: Vec<Respons
         .await;
 }
 
+/// Deletes the plugin with its versions on `server`; returns the outcome and what was sent.
+async fn delete_with_versions(
+    server: &MockServer,
+) -> (
+    cloud_plugin_sdk::Result<cloud_plugin_sdk::confluent::PluginDeletion>,
+    Vec<Request>,
+) {
+    let env = client(server.uri(), "K", "S").environment(ENV);
+    let outcome = env.plugins().delete_with_versions(PLUGIN).await;
+    (outcome, server.received_requests().await.unwrap())
+}
+
 #[tokio::test]
 async fn versions_that_vanish_or_appear_meanwhile_are_handled() {
     let server = MockServer::start().await;
@@ -192,15 +204,14 @@ async fn versions_that_vanish_or_appear_meanwhile_are_handled() {
     )
     .await;
 
-    let env = client(server.uri(), "K", "S").environment(ENV);
-    let report = env.plugins().delete_with_versions(PLUGIN).await.unwrap();
+    let (report, requests) = delete_with_versions(&server).await;
+    let report = report.unwrap();
     let ids = |list: &[cloud_plugin_sdk::confluent::PluginVersionId]| {
         list.iter().map(|id| id.to_string()).collect::<Vec<_>>()
     };
     assert_eq!(ids(&report.deleted_versions), ["ccv-1", "ccv-3"]);
     assert_eq!(ids(&report.vanished_versions), ["ccv-2"]);
     assert!(report.plugin_deleted);
-    let requests = server.received_requests().await.unwrap();
     assert_eq!(count(&requests, "GET", "/versions"), 2);
 }
 
@@ -216,14 +227,8 @@ async fn a_plugin_that_keeps_getting_versions_is_given_up_after_a_few_rounds() {
         vec![failure(409, "resource_in_use")],
     )
     .await;
-    let env = client(server.uri(), "K", "S").environment(ENV);
-    let err = env
-        .plugins()
-        .delete_with_versions(PLUGIN)
-        .await
-        .unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Conflict);
-    let requests = server.received_requests().await.unwrap();
+    let (outcome, requests) = delete_with_versions(&server).await;
+    assert_eq!(outcome.unwrap_err().kind(), ErrorKind::Conflict);
     assert_eq!(count(&requests, "GET", "/versions"), 5);
     assert_eq!(count(&requests, "DELETE", PLUGIN), 5);
 }
@@ -246,20 +251,15 @@ async fn a_version_delete_that_fails_otherwise_stops_the_call() {
         vec![failure(403, "user_unauthorized")],
     )
     .await;
-    let env = client(server.uri(), "K", "S").environment(ENV);
-    let err = env
-        .plugins()
-        .delete_with_versions(PLUGIN)
-        .await
-        .unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Forbidden);
-    let requests = server.received_requests().await.unwrap();
+    let (outcome, requests) = delete_with_versions(&server).await;
+    assert_eq!(outcome.unwrap_err().kind(), ErrorKind::Forbidden);
     assert_eq!(
         count(&requests, "DELETE", ""),
         1,
         "the plugin was left alone"
     );
     // Arguments are checked before anything is sent.
+    let env = client(server.uri(), "K", "S").environment(ENV);
     let err = env.plugins().delete_with_versions("").await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidArgument);
 }
