@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use cloud_plugin_sdk::confluent::{ConfluentClient, Plugin as ConfluentPlugin};
+use cloud_plugin_sdk::confluent::{ConfluentClient, OAuthConfig, Plugin as ConfluentPlugin};
 use cloud_plugin_sdk::golem::{GolemClient, Plugin as GolemPlugin, PluginId};
 use support::server::{Handler, LoopbackServer};
 use support::stats::{median, micros, percentile};
@@ -52,6 +52,7 @@ fn cases(base_url: &str) -> Vec<Case> {
     vec![
         golem_get_plugin(base_url),
         confluent_get_plugin(base_url),
+        confluent_oauth_get_plugin(base_url),
         calibration(base_url),
     ]
 }
@@ -82,12 +83,18 @@ fn handler() -> Handler {
     let confluent_plugin = fixtures::confluent_plugin();
     let confluent_path = format!("/ccpm/v1/plugins/{}", fixtures::CONFLUENT_PLUGIN);
     let confluent_headers = fixtures::confluent_headers();
+    let idp_token = fixtures::token_answer(fixtures::OAUTH_IDP_TOKEN);
+    let sts_token = fixtures::token_answer(fixtures::OAUTH_STS_TOKEN);
     Arc::new(move |parts| {
         let path = parts.uri.path();
         if path == golem_path {
             support::server::json(&golem_plugin, fixtures::GOLEM_CONTENT_TYPE)
         } else if path == confluent_path {
             support::server::response(200, &confluent_headers, confluent_plugin.clone())
+        } else if path == fixtures::OAUTH_IDP_PATH {
+            support::server::json(&idp_token, fixtures::CONFLUENT_CONTENT_TYPE)
+        } else if path == fixtures::OAUTH_STS_PATH {
+            support::server::json(&sts_token, fixtures::CONFLUENT_CONTENT_TYPE)
         } else {
             support::server::empty(404)
         }
@@ -156,10 +163,46 @@ fn confluent_get_plugin(base_url: &str) -> Case {
     let sdk: Call = Arc::new(move || Box::pin(confluent_sdk_get(client.clone())));
     let http = raw_http();
     let base_url: Arc<str> = Arc::from(base_url);
-    let raw: Call =
-        Arc::new(move || Box::pin(confluent_raw_get(http.clone(), Arc::clone(&base_url))));
+    let raw: Call = Arc::new(move || {
+        Box::pin(confluent_raw_get(
+            http.clone(),
+            Arc::clone(&base_url),
+            |request| request.basic_auth(fixtures::CONFLUENT_KEY, Some(fixtures::CONFLUENT_SECRET)),
+        ))
+    });
     Case {
         name: "confluent get_plugin",
+        sdk,
+        raw,
+        calibration: false,
+    }
+}
+
+/// The Confluent client authenticated through OAuth: the token is fetched by the first (warm-up)
+/// call and cached for the lifetime of the benchmark; the baseline sends the same bearer token.
+fn confluent_oauth_get_plugin(base_url: &str) -> Case {
+    let client = ConfluentClient::builder()
+        .base_url(base_url)
+        .oauth(OAuthConfig::new(
+            format!("{base_url}{}", fixtures::OAUTH_IDP_PATH),
+            "bench-client",
+            fixtures::CONFLUENT_SECRET,
+            "pool-bench",
+        ))
+        .build()
+        .unwrap_or_else(|err| fail(&format!("cannot build the Confluent client: {err}")));
+    let sdk: Call = Arc::new(move || Box::pin(confluent_sdk_get(client.clone())));
+    let http = raw_http();
+    let base_url: Arc<str> = Arc::from(base_url);
+    let raw: Call = Arc::new(move || {
+        Box::pin(confluent_raw_get(
+            http.clone(),
+            Arc::clone(&base_url),
+            |request| request.bearer_auth(fixtures::OAUTH_STS_TOKEN),
+        ))
+    });
+    Case {
+        name: "confluent oauth get_plugin",
         sdk,
         raw,
         calibration: false,
@@ -177,14 +220,19 @@ async fn confluent_sdk_get(client: ConfluentClient) -> Result<(), String> {
     Ok(())
 }
 
-async fn confluent_raw_get(http: reqwest::Client, base_url: Arc<str>) -> Result<(), String> {
-    let response = http
+/// The hand-written Confluent `get`, its credentials added by `authorize`.
+async fn confluent_raw_get(
+    http: reqwest::Client,
+    base_url: Arc<str>,
+    authorize: fn(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
+) -> Result<(), String> {
+    let request = http
         .get(format!(
             "{base_url}/ccpm/v1/plugins/{}",
             fixtures::CONFLUENT_PLUGIN
         ))
-        .query(&[("environment", fixtures::CONFLUENT_ENV)])
-        .basic_auth(fixtures::CONFLUENT_KEY, Some(fixtures::CONFLUENT_SECRET))
+        .query(&[("environment", fixtures::CONFLUENT_ENV)]);
+    let response = authorize(request)
         .header(reqwest::header::ACCEPT, "application/json")
         .send()
         .await

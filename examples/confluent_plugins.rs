@@ -1,18 +1,22 @@
 //! The plugin lifecycle against Confluent Cloud (or a compatible server): create, get, update,
-//! list, list versions, delete.
+//! list, publish a version idempotently, list versions, and delete the plugin with its versions.
 //!
 //! ```text
 //! CONFLUENT_CLOUD_API_KEY=... CONFLUENT_CLOUD_API_SECRET=... CONFLUENT_ENVIRONMENT=env-... \
 //! [CONFLUENT_BASE_URL=...] [CONFLUENT_CLOUD=AWS] cargo run --example confluent_plugins
 //! ```
 //!
-//! `CONFLUENT_CLOUD_ACCESS_TOKEN` may replace the API key. The example creates a plugin with a
-//! unique name and deletes it again at the end (also when a step in between fails).
+//! OAuth through an identity pool may replace the API key (`CONFLUENT_CLOUD_OAUTH_EXTERNAL_TOKEN_URL`,
+//! `..._CLIENT_ID`, `..._CLIENT_SECRET`, optional `..._TOKEN_SCOPE`, and
+//! `CONFLUENT_CLOUD_OAUTH_IDENTITY_POOL_ID`), and so may `CONFLUENT_CLOUD_ACCESS_TOKEN`. The
+//! example creates a plugin with a unique name and deletes it with its versions at the end (also
+//! when a step in between fails).
 //!
 //! When `CONFLUENT_PLUGIN_ARCHIVE` names a `.zip` or `.jar` file, the example also publishes it as
-//! version 1.0.0 with the one-call upload, showing a progress bar and the final phase.
-//! `CONFLUENT_CONNECTOR_CLASS` (default `com.example.ExampleSinkConnector`) and
-//! `CONFLUENT_CONNECTOR_TYPE` (`SINK` or `SOURCE`, default `SINK`) describe its connector.
+//! version 1.0.0, showing a progress bar and the final phase, then publishes it again: the second
+//! call finds the version READY and uploads nothing. `CONFLUENT_CONNECTOR_CLASS` (default
+//! `com.example.ExampleSinkConnector`) and `CONFLUENT_CONNECTOR_TYPE` (`SINK` or `SOURCE`, default
+//! `SINK`) describe its connector.
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -75,11 +79,21 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let id = created.id.clone();
 
     let outcome = exercise(&env, &id, &name).await;
+    // Versions must go before their plugin: this deletes them all, then the plugin.
     let started = Instant::now();
-    let deleted = env.plugins().delete_if_exists(&id).await;
+    let deleted = env.plugins().delete_with_versions(&id).await;
     match &deleted {
-        Ok(true) => println!("delete: {id} deleted ({:?})", started.elapsed()),
-        Ok(false) => println!("delete: {id} was already gone"),
+        Ok(report) => println!(
+            "delete: {} version(s) deleted, {} already gone; plugin {id} {} ({:?})",
+            report.deleted_versions.len(),
+            report.vanished_versions.len(),
+            if report.plugin_deleted {
+                "deleted"
+            } else {
+                "was already gone"
+            },
+            started.elapsed()
+        ),
         Err(err) => eprintln!("delete: {id} failed: {err}"),
     }
     outcome?;
@@ -87,7 +101,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// Publishes an archive as version 1.0.0 with a progress bar.
+/// Publishes an archive as version 1.0.0 with a progress bar, then publishes it again.
 async fn publish(
     env: &Environment,
     id: &PluginId,
@@ -106,10 +120,10 @@ async fn publish(
     );
     let progress = bar.clone();
     let started = Instant::now();
-    let version = env
+    let published = env
         .plugin_versions(id)
-        .upload("1.0.0", archive)
-        .connector_class(class, connector_type)
+        .upload("1.0.0", archive.clone())
+        .connector_class(class.clone(), connector_type.clone())
         .wait_until_ready(Duration::from_secs(600))
         .on_progress(move |event| match event {
             UploadEvent::Uploading { sent, .. } => progress.set_position(sent),
@@ -119,16 +133,44 @@ async fn publish(
             }
             UploadEvent::PhaseChanged { phase } => progress.set_message(format!("{phase}")),
             UploadEvent::UrlExpired => progress.set_message("URL expired, asking for a new one"),
+            UploadEvent::ExistingVersion { id, phase } => {
+                progress.set_message(format!("found version {id}: {phase}"))
+            }
+            UploadEvent::FailedVersionDeleted { id } => {
+                progress.set_message(format!("deleted FAILED version {id}"))
+            }
             _ => {}
         })
+        .ensure()
         .await;
     bar.finish();
-    let version = version?;
+    let published = published?;
+    let version = &published.version;
     println!(
-        "upload: version {} ({}) is {} after {:?}",
+        "publish: version {} ({}) is {} after {:?} (uploaded: {})",
         version.spec.version,
         version.id,
         version.status.phase,
+        started.elapsed(),
+        published.uploaded
+    );
+
+    // Publishing is the call a pipeline repeats: the second time the version is READY already.
+    let started = Instant::now();
+    let again = env
+        .plugin_versions(id)
+        .upload("1.0.0", archive)
+        .connector_class(class, connector_type)
+        .ensure()
+        .await?;
+    if again.uploaded {
+        return Err("publish again: the archive was uploaded a second time".into());
+    }
+    println!(
+        "publish again: version {} ({}) was already {}; nothing uploaded ({:?})",
+        again.version.spec.version,
+        again.version.id,
+        again.version.status.phase,
         started.elapsed()
     );
     Ok(())
@@ -183,12 +225,6 @@ async fn exercise(
             "  {} {} {}",
             version.id, version.spec.version, version.status.phase
         );
-    }
-    // Versions must be deleted before their plugin.
-    for version in versions.iter() {
-        env.plugin_versions(id)
-            .delete_if_exists(version.id.clone())
-            .await?;
     }
     Ok(())
 }

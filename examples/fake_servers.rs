@@ -38,6 +38,24 @@ async fn main() -> ExitCode {
             confluent.api_secret().to_string(),
         ),
         ("CONFLUENT_ENVIRONMENT", confluent.environment().to_string()),
+        // OAuth through the fake's identity provider and STS; the API key above takes
+        // precedence, so unset it to use these.
+        (
+            "CONFLUENT_CLOUD_OAUTH_EXTERNAL_TOKEN_URL",
+            confluent.oauth_token_url(),
+        ),
+        (
+            "CONFLUENT_CLOUD_OAUTH_EXTERNAL_CLIENT_ID",
+            confluent.oauth_client_id().to_string(),
+        ),
+        (
+            "CONFLUENT_CLOUD_OAUTH_EXTERNAL_CLIENT_SECRET",
+            confluent.oauth_client_secret().to_string(),
+        ),
+        (
+            "CONFLUENT_CLOUD_OAUTH_IDENTITY_POOL_ID",
+            confluent.identity_pool_id().to_string(),
+        ),
     ];
     let text: String = exports
         .iter()

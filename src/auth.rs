@@ -40,6 +40,17 @@ pub const CONFLUENT_API_SECRET_ENV: &str = "CONFLUENT_CLOUD_API_SECRET";
 pub const CONFLUENT_ACCESS_TOKEN_ENV: &str = "CONFLUENT_CLOUD_ACCESS_TOKEN";
 /// Environment variable overriding the Confluent base URL.
 pub const CONFLUENT_BASE_URL_ENV: &str = "CONFLUENT_BASE_URL";
+/// Environment variable holding the token URL of the external identity provider (OAuth).
+pub const CONFLUENT_OAUTH_TOKEN_URL_ENV: &str = "CONFLUENT_CLOUD_OAUTH_EXTERNAL_TOKEN_URL";
+/// Environment variable holding the OAuth client id registered at the identity provider.
+pub const CONFLUENT_OAUTH_CLIENT_ID_ENV: &str = "CONFLUENT_CLOUD_OAUTH_EXTERNAL_CLIENT_ID";
+/// Environment variable holding the OAuth client secret registered at the identity provider.
+pub const CONFLUENT_OAUTH_CLIENT_SECRET_ENV: &str = "CONFLUENT_CLOUD_OAUTH_EXTERNAL_CLIENT_SECRET";
+/// Environment variable holding the OAuth scope to ask the identity provider for (optional).
+pub const CONFLUENT_OAUTH_SCOPE_ENV: &str = "CONFLUENT_CLOUD_OAUTH_EXTERNAL_TOKEN_SCOPE";
+/// Environment variable holding the Confluent identity pool id (`pool-…`) the OAuth identity
+/// maps to.
+pub const CONFLUENT_OAUTH_IDENTITY_POOL_ID_ENV: &str = "CONFLUENT_CLOUD_OAUTH_IDENTITY_POOL_ID";
 
 /// A secret string: `Debug` and `Display` print `<redacted>`.
 #[derive(Clone, PartialEq, Eq)]

@@ -24,6 +24,7 @@
 //! ```
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::StatusCode;
@@ -76,7 +77,8 @@ pub enum ErrorKind {
     Config,
     /// The server rejected the request as malformed or invalid (400, 415, Confluent's 422, other 4xx).
     BadRequest,
-    /// The credentials were missing or not accepted (401).
+    /// The credentials were missing or not accepted (401), or an OAuth token endpoint refused
+    /// the client or its token (400, 401).
     Unauthorized,
     /// The credentials lack a permission (403).
     Forbidden,
@@ -272,6 +274,210 @@ impl fmt::Display for ApiError {
     }
 }
 
+/// The token endpoint an [`OAuthError`] is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TokenEndpoint {
+    /// The external identity provider's token endpoint (the client-credentials grant).
+    IdentityProvider,
+    /// Confluent's Security Token Service, `/sts/v1/oauth2/token` (the token exchange).
+    SecurityTokenService,
+}
+
+impl TokenEndpoint {
+    /// A short lowercase name, as used in messages and tracing fields.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenEndpoint::IdentityProvider => "identity provider token endpoint",
+            TokenEndpoint::SecurityTokenService => "Confluent STS token exchange",
+        }
+    }
+}
+
+impl fmt::Display for TokenEndpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Getting an OAuth access token failed: the identity provider or Confluent's STS refused, could
+/// not be reached, or answered with something that is not a token.
+///
+/// It never holds the client secret or a token: values the endpoint echoed back are masked.
+#[derive(Debug, Clone)]
+pub struct OAuthError {
+    pub(crate) endpoint: TokenEndpoint,
+    /// The host of the endpoint (not secret, and it tells which endpoint was meant).
+    pub(crate) host: String,
+    /// The API operation that needed the token, when one did.
+    pub(crate) operation: Option<&'static str>,
+    pub(crate) problem: TokenProblem,
+    pub(crate) request_id: Option<String>,
+    pub(crate) attempts: u32,
+}
+
+/// What went wrong with a token request.
+#[derive(Debug, Clone)]
+pub(crate) enum TokenProblem {
+    /// The endpoint answered with an error status.
+    Refused {
+        status: StatusCode,
+        /// The OAuth `error` code, or the first Confluent error entry's `code`.
+        code: Option<String>,
+        /// The `error_description`, or the Confluent entry's `detail`.
+        message: Option<String>,
+        /// How long a 429 asked the client to wait.
+        retry_after: Option<Duration>,
+    },
+    /// A success that is not a usable token answer.
+    Unusable { status: StatusCode, reason: String },
+    /// The request failed in transport.
+    Transport {
+        timeout: bool,
+        source: Arc<reqwest::Error>,
+    },
+    /// The token requests did not finish within the retry policy's deadline.
+    Deadline(Duration),
+    /// The task asking for the token ended without an answer (its runtime shut down).
+    Interrupted,
+}
+
+impl OAuthError {
+    /// The endpoint that failed.
+    pub fn endpoint(&self) -> TokenEndpoint {
+        self.endpoint
+    }
+    /// The API operation that needed the token (as named in the API's OpenAPI document).
+    pub fn operation(&self) -> Option<&'static str> {
+        self.operation
+    }
+    /// The endpoint's HTTP status, when it answered.
+    pub fn status(&self) -> Option<StatusCode> {
+        match &self.problem {
+            TokenProblem::Refused { status, .. } | TokenProblem::Unusable { status, .. } => {
+                Some(*status)
+            }
+            _ => None,
+        }
+    }
+    /// The endpoint's error code (OAuth's `error`, e.g. `invalid_client`, or Confluent's `code`).
+    pub fn code(&self) -> Option<&str> {
+        match &self.problem {
+            TokenProblem::Refused { code, .. } => code.as_deref(),
+            _ => None,
+        }
+    }
+    /// The endpoint's explanation (OAuth's `error_description`, or Confluent's `detail`).
+    pub fn message(&self) -> Option<&str> {
+        match &self.problem {
+            TokenProblem::Refused { message, .. } => message.as_deref(),
+            _ => None,
+        }
+    }
+    /// The endpoint's request id (`X-Request-Id`), when it sent one.
+    pub fn request_id(&self) -> Option<&str> {
+        self.request_id.as_deref()
+    }
+    /// How many requests were sent to the endpoint, retries included.
+    pub fn attempts(&self) -> u32 {
+        self.attempts
+    }
+    /// How long the endpoint asked the client to wait, for a rate limit that was not waited out.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match &self.problem {
+            TokenProblem::Refused { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
+    /// The category: a 400 or 401 means the OAuth settings or credentials were not accepted
+    /// ([`ErrorKind::Unauthorized`]); other statuses, timeouts and transport failures are
+    /// categorised as for API calls; an answer that is not a token is [`ErrorKind::Decode`].
+    pub fn kind(&self) -> ErrorKind {
+        match &self.problem {
+            TokenProblem::Refused { status, .. } => match status.as_u16() {
+                400 | 401 => ErrorKind::Unauthorized,
+                403 => ErrorKind::Forbidden,
+                408 => ErrorKind::Timeout,
+                429 => ErrorKind::RateLimited,
+                402..=499 => ErrorKind::BadRequest,
+                500..=599 => ErrorKind::ServerError,
+                _ => ErrorKind::UnexpectedStatus,
+            },
+            TokenProblem::Unusable { .. } => ErrorKind::Decode,
+            TokenProblem::Transport { timeout: true, .. } | TokenProblem::Deadline(_) => {
+                ErrorKind::Timeout
+            }
+            TokenProblem::Transport { .. } | TokenProblem::Interrupted => ErrorKind::Transport,
+        }
+    }
+}
+
+impl fmt::Display for OAuthError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(operation) = self.operation {
+            write!(f, "confluent {operation}: ")?;
+        }
+        write!(f, "cannot get an access token: the {}", self.endpoint)?;
+        let host = one_line(&self.host, 100);
+        if !host.is_empty() {
+            write!(f, " at {host}")?;
+        }
+        match &self.problem {
+            TokenProblem::Refused {
+                status,
+                code,
+                message,
+                retry_after,
+            } => {
+                write!(f, " answered {status}")?;
+                if let Some(code) = code.as_deref().map(|c| one_line(c, 100))
+                    && !code.is_empty()
+                {
+                    write!(f, " [{code}]")?;
+                }
+                if let Some(message) = message.as_deref().map(|m| one_line(m, 300))
+                    && !message.is_empty()
+                {
+                    write!(f, ": {message}")?;
+                }
+                if let Some(wait) = retry_after {
+                    write!(f, " (retry after {}s)", wait.as_secs_f64().ceil() as u64)?;
+                }
+            }
+            TokenProblem::Unusable { status, reason } => {
+                write!(
+                    f,
+                    " answered {status} without a usable token: {}",
+                    one_line(reason, 200)
+                )?;
+            }
+            TokenProblem::Transport { timeout, .. } => {
+                write!(f, ": {}", transport_phrase(*timeout))?;
+            }
+            TokenProblem::Deadline(deadline) => {
+                write!(
+                    f,
+                    " gave no token within the deadline of {}",
+                    seconds(*deadline)
+                )?;
+            }
+            TokenProblem::Interrupted => f.write_str(": the request ended before it finished")?,
+        }
+        write!(f, "{}", request_id_suffix(self.request_id.as_deref()))?;
+        write!(f, "{}", attempts_suffix(self.attempts))
+    }
+}
+
+impl std::error::Error for OAuthError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.problem {
+            TokenProblem::Transport { source, .. } => Some(source.as_ref()),
+            _ => None,
+        }
+    }
+}
+
 /// Collapses whitespace and control characters and cuts at `max` characters.
 pub(crate) fn one_line(text: &str, max: usize) -> String {
     let mut out = String::new();
@@ -418,6 +624,12 @@ pub enum Error {
         #[source]
         source: Box<Error>,
     },
+    /// An OAuth access token could not be obtained, so the call was not sent.
+    ///
+    /// `kind()`, `status()`, `code()`, `messages()`, `request_id()` and `attempts()` answer for
+    /// the token endpoint; [`Error::oauth_error`] gives the details.
+    #[error(transparent)]
+    OAuth(Box<OAuthError>),
     /// The server's answers broke the API's rules (e.g. a paging token that repeats); going on
     /// would loop or return wrong results.
     #[error("{service} {operation}: protocol error: {}", one_line(reason, 300))]
@@ -471,6 +683,10 @@ pub enum UploadStage {
     CreatingVersion,
     /// Waiting for the version to become READY.
     WaitingForReady,
+    /// Looking for a version with the same version string (before publishing it).
+    FindingVersion,
+    /// Deleting a FAILED version with the same version string (to publish it again).
+    DeletingFailedVersion,
 }
 
 impl fmt::Display for UploadStage {
@@ -481,6 +697,8 @@ impl fmt::Display for UploadStage {
             UploadStage::Uploading => "uploading the archive",
             UploadStage::CreatingVersion => "creating the version",
             UploadStage::WaitingForReady => "waiting for READY",
+            UploadStage::FindingVersion => "looking for an existing version",
+            UploadStage::DeletingFailedVersion => "deleting the FAILED version",
         })
     }
 }
@@ -602,6 +820,15 @@ impl Error {
             Error::Upload { source, .. } => source.kind(),
             Error::Wait { .. } => ErrorKind::Wait,
             Error::Protocol { .. } => ErrorKind::Protocol,
+            Error::OAuth(oauth) => oauth.kind(),
+        }
+    }
+
+    /// The failed token request, when the call could not get an OAuth access token.
+    pub fn oauth_error(&self) -> Option<&OAuthError> {
+        match self.cause() {
+            Error::OAuth(oauth) => Some(oauth),
+            _ => None,
         }
     }
 
@@ -619,6 +846,7 @@ impl Error {
             Error::Api(api) => Some(api.status),
             Error::Decode { status, .. } | Error::ResponseTooLarge { status, .. } => *status,
             Error::Storage { status, .. } => Some(*status),
+            Error::OAuth(oauth) => oauth.status(),
             _ => None,
         }
     }
@@ -630,6 +858,7 @@ impl Error {
             Error::Decode { request_id, .. }
             | Error::Storage { request_id, .. }
             | Error::ResponseTooLarge { request_id, .. } => request_id.as_deref(),
+            Error::OAuth(oauth) => oauth.request_id(),
             _ => None,
         }
     }
@@ -639,6 +868,7 @@ impl Error {
         match self.cause() {
             Error::Api(api) => api.code.as_deref(),
             Error::Storage { code, .. } => code.as_deref(),
+            Error::OAuth(oauth) => oauth.code(),
             _ => None,
         }
     }
@@ -647,6 +877,10 @@ impl Error {
     pub fn messages(&self) -> &[String] {
         match self.cause() {
             Error::Api(api) => &api.messages,
+            Error::OAuth(oauth) => match &oauth.problem {
+                TokenProblem::Refused { message, .. } => message.as_slice(),
+                _ => &[],
+            },
             _ => &[],
         }
     }
@@ -658,7 +892,10 @@ impl Error {
 
     /// How long the server asked the client to wait, for a rate-limited call.
     pub fn retry_after(&self) -> Option<Duration> {
-        self.api_error().and_then(ApiError::retry_after)
+        match self.cause() {
+            Error::OAuth(oauth) => oauth.retry_after(),
+            _ => self.api_error().and_then(ApiError::retry_after),
+        }
     }
 
     /// The rate-limit state the failing response reported.
@@ -671,6 +908,7 @@ impl Error {
         match self.cause() {
             Error::Api(api) => api.attempts,
             Error::Transport { attempts, .. } | Error::Deadline { attempts, .. } => *attempts,
+            Error::OAuth(oauth) => oauth.attempts,
             Error::Decode { .. } | Error::Storage { .. } | Error::ResponseTooLarge { .. } => 1,
             _ => 0,
         }

@@ -11,6 +11,7 @@ mod error_body;
 pub mod golem;
 #[cfg(feature = "mock")]
 pub mod mock;
+mod oauth;
 mod path_segment;
 pub mod ratelimit;
 mod response;
@@ -19,11 +20,13 @@ mod transport;
 
 pub use auth::{
     CONFLUENT_ACCESS_TOKEN_ENV, CONFLUENT_API_KEY_ENV, CONFLUENT_API_SECRET_ENV,
-    CONFLUENT_BASE_URL_ENV, Credentials, GOLEM_BASE_URL_ENV, GOLEM_TOKEN_ENV, Secret,
+    CONFLUENT_BASE_URL_ENV, CONFLUENT_OAUTH_CLIENT_ID_ENV, CONFLUENT_OAUTH_CLIENT_SECRET_ENV,
+    CONFLUENT_OAUTH_IDENTITY_POOL_ID_ENV, CONFLUENT_OAUTH_SCOPE_ENV, CONFLUENT_OAUTH_TOKEN_URL_ENV,
+    Credentials, GOLEM_BASE_URL_ENV, GOLEM_TOKEN_ENV, Secret,
 };
 pub use body::DEFAULT_MAX_RESPONSE_BYTES;
 pub use error::{
-    ApiError, Cleanup, Error, ErrorDetail, ErrorKind, ErrorSource, MAX_ERROR_BODY_BYTES, Result,
-    Service, UploadStage,
+    ApiError, Cleanup, Error, ErrorDetail, ErrorKind, ErrorSource, MAX_ERROR_BODY_BYTES,
+    OAuthError, Result, Service, TokenEndpoint, UploadStage,
 };
 pub use response::Response;

@@ -2113,8 +2113,24 @@ async fn builder_credentials_setter_and_no_credentials() {
         .send()
         .await
         .unwrap();
+    // Without credentials a client builds only when asked for explicitly.
+    let err = ConfluentClient::builder()
+        .base_url(server.uri())
+        .build()
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config);
+    let text = err.to_string();
+    for named in [
+        "api_key(..)",
+        "oauth(..)",
+        "CONFLUENT_CLOUD_API_KEY",
+        "unauthenticated()",
+    ] {
+        assert!(text.contains(named), "{text}");
+    }
     let anonymous = ConfluentClient::builder()
         .base_url(server.uri())
+        .unauthenticated()
         .build()
         .unwrap();
     anonymous

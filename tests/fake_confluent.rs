@@ -278,3 +278,120 @@ async fn faults_are_retried_where_safe() {
             .starts_with("Basic")
     );
 }
+
+/// Posts a form and returns the status and the JSON body.
+async fn post_form(url: &str, fields: &[(&str, &str)]) -> (u16, serde_json::Value) {
+    let body = fields
+        .iter()
+        .map(|(k, v)| {
+            format!(
+                "{k}={}",
+                url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>()
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("&");
+    let response = reqwest::Client::new()
+        .post(url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or_default())
+}
+
+#[tokio::test]
+async fn the_fake_issues_exchanges_and_expires_tokens() {
+    let fake = ConfluentFake::start().await;
+    fake.set_token_lifetime(Duration::from_secs(1));
+    let idp = fake.oauth_token_url();
+    let sts = format!("{}/sts/v1/oauth2/token", fake.url());
+
+    // The identity provider checks the client.
+    let (status, body) = post_form(
+        &idp,
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", fake.oauth_client_id()),
+            ("client_secret", "wrong"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client"))
+    );
+    let (status, body) = post_form(
+        &idp,
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", fake.oauth_client_id()),
+            ("client_secret", fake.oauth_client_secret()),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["expires_in"], 1);
+    let subject = body["access_token"].as_str().unwrap().to_string();
+
+    // The STS checks the pool and the subject token.
+    let exchange = |pool: &str, subject: &str| {
+        vec![
+            (
+                "grant_type".to_string(),
+                "urn:ietf:params:oauth:grant-type:token-exchange".to_string(),
+            ),
+            ("subject_token".into(), subject.to_string()),
+            ("identity_pool_id".into(), pool.to_string()),
+            (
+                "subject_token_type".into(),
+                "urn:ietf:params:oauth:token-type:jwt".into(),
+            ),
+            (
+                "requested_token_type".into(),
+                "urn:ietf:params:oauth:token-type:access_token".into(),
+            ),
+        ]
+    };
+    let fields = exchange("pool-other", &subject);
+    let borrowed: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let (status, body) = post_form(&sts, &borrowed).await;
+    assert_eq!(status, 400);
+    assert_eq!(body["errors"][0]["code"], "invalid_identity_pool");
+    let fields = exchange(fake.identity_pool_id(), &subject);
+    let borrowed: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let (status, body) = post_form(&sts, &borrowed).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["token_type"], "Bearer");
+    assert_eq!(
+        body["issued_token_type"],
+        "urn:ietf:params:oauth:token-type:access_token"
+    );
+    let token = body["access_token"].as_str().unwrap().to_string();
+    assert_eq!(fake.token_requests(), (2, 2));
+
+    // The API accepts the exchanged token until it expires.
+    let client = ConfluentClient::builder()
+        .base_url(fake.url())
+        .access_token(token)
+        .retry_policy(RetryPolicy::none())
+        .build()
+        .unwrap();
+    let env = client.environment(fake.environment());
+    env.plugins().list().send().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let err = env.plugins().list().send().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unauthorized);
+    assert_eq!(err.messages(), ["The access token has expired."]);
+    // So does the STS refuse the expired subject token.
+    let (status, _) = post_form(&sts, &borrowed).await;
+    assert_eq!(status, 401);
+}

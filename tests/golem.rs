@@ -458,11 +458,51 @@ fn builder_and_env() {
     assert_eq!(default.base_url(), "https://release.api.golem.cloud");
     let err = GolemClient::builder()
         .base_url("http://example.com")
+        .token("t")
         .build()
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidArgument);
-    let err = GolemClient::builder().base_url("::").build().unwrap_err();
+    let err = GolemClient::builder()
+        .base_url("::")
+        .token("t")
+        .build()
+        .unwrap_err();
     assert!(err.to_string().contains("base_url"));
+}
+
+#[tokio::test]
+async fn a_client_without_credentials_builds_only_when_asked_for() {
+    let err = GolemClient::builder().build().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config);
+    let text = err.to_string();
+    for named in ["token(..)", "GOLEM_TOKEN", "unauthenticated()"] {
+        assert!(text.contains(named), "{text}");
+    }
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(404))
+        .mount(&server)
+        .await;
+    let anonymous = GolemClient::builder()
+        .base_url(server.uri())
+        .unauthenticated()
+        .retry_policy(RetryPolicy::none())
+        .build()
+        .unwrap();
+    let _ = anonymous
+        .plugins()
+        .get_opt(PluginId::from(uuid::Uuid::nil()))
+        .await;
+    let requests = server.received_requests().await.unwrap();
+    assert_eq!(requests.len(), 1);
+    assert!(requests[0].headers.get("authorization").is_none());
+    // The last credential setter wins.
+    let client = GolemClient::builder()
+        .unauthenticated()
+        .token("t0ken")
+        .build()
+        .unwrap();
+    assert!(format!("{client:?}").contains("<redacted>"));
 }
 
 #[test]

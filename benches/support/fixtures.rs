@@ -41,6 +41,30 @@ pub const CONFLUENT_KEY: &str = "BENCHKEY0123456";
 /// See [`CONFLUENT_KEY`].
 pub const CONFLUENT_SECRET: &str = "bench-secret-0123456789abcdefghijklmnopqrstuvwxyz";
 
+/// Where the loopback server answers as an OAuth identity provider.
+pub const OAUTH_IDP_PATH: &str = "/idp/token";
+/// Where the loopback server answers as Confluent's STS.
+pub const OAUTH_STS_PATH: &str = "/sts/v1/oauth2/token";
+/// The token the identity provider issues.
+pub const OAUTH_IDP_TOKEN: &str =
+    "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJiZW5jaCJ9.idp-signature-0123456789";
+/// The token the STS issues, valid for an hour: the benchmark runs on the cached token.
+pub const OAUTH_STS_TOKEN: &str =
+    "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJwb29sLWJlbmNoIn0.sts-signature-0123456789";
+
+/// A token answer (RFC 6749 §5.1) for `token`, valid for an hour.
+pub fn token_answer(token: &str) -> Bytes {
+    Bytes::from(
+        serde_json::json!({
+            "access_token": token,
+            "issued_token_type": "urn:ietf:params:oauth:token-type:access_token",
+            "token_type": "Bearer",
+            "expires_in": 3600
+        })
+        .to_string(),
+    )
+}
+
 /// One Confluent custom connector plugin, shaped like the API's `CustomConnectPlugin`
 /// (about 700 bytes).
 pub fn confluent_plugin_value(id: &str) -> serde_json::Value {

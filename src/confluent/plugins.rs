@@ -21,6 +21,10 @@ impl Plugins {
         Plugins { env }
     }
 
+    pub(crate) fn env(&self) -> &Environment {
+        &self.env
+    }
+
     /// Lists plugins: call [`ListPlugins::send`] for one page, or [`ListPlugins::stream`],
     /// [`ListPlugins::pages`] or [`ListPlugins::all`] to follow every page.
     pub fn list(&self) -> ListPlugins {

@@ -67,6 +67,19 @@ pub enum UploadEvent {
         /// The new phase.
         phase: Phase,
     },
+    /// [`ensure`](UploadVersion::ensure) found a version with the same version string.
+    ExistingVersion {
+        /// Its id.
+        id: PluginVersionId,
+        /// Its phase.
+        phase: Phase,
+    },
+    /// [`ensure`](UploadVersion::ensure) deleted a FAILED version with the same version string,
+    /// to publish it again.
+    FailedVersionDeleted {
+        /// Its id.
+        id: PluginVersionId,
+    },
 }
 
 type ProgressFn = Arc<dyn Fn(UploadEvent) + Send + Sync>;
@@ -78,12 +91,12 @@ type ProgressFn = Arc<dyn Fn(UploadEvent) + Send + Sync>;
 /// is made before the first request. Dropping the future stops the upload.
 #[must_use = "an upload does nothing until awaited"]
 pub struct UploadVersion {
-    versions: PluginVersions,
+    pub(super) versions: PluginVersions,
     archive: Archive,
-    request: NewPluginVersion,
+    pub(super) request: NewPluginVersion,
     cloud: Option<Cloud>,
-    wait: Option<Duration>,
-    poll_interval: Duration,
+    pub(super) wait: Option<Duration>,
+    pub(super) poll_interval: Duration,
     upload_timeout: Duration,
     cleanup_on_failure: bool,
     progress: Option<ProgressFn>,
@@ -191,6 +204,12 @@ impl UploadVersion {
 
     /// Runs the upload. Returns the version: READY when waiting (the default), else as created.
     pub async fn send(self) -> Result<Response<PluginVersion>> {
+        self.check()?;
+        self.run().await
+    }
+
+    /// Every check that can be made before the first request.
+    pub(super) fn check(&self) -> Result<()> {
         self.versions.env().validate()?;
         self.versions.plugin_id().validate()?;
         self.request.validate()?;
@@ -212,6 +231,11 @@ impl UploadVersion {
                 "the interval must not be zero",
             ));
         }
+        Ok(())
+    }
+
+    /// The upload, its settings checked.
+    pub(super) async fn run(&self) -> Result<Response<PluginVersion>> {
         let version = self.request.spec.version.clone();
         let fail = |stage, source| Error::Upload {
             version: version.clone(),
@@ -352,7 +376,7 @@ impl UploadVersion {
         }
     }
 
-    fn emit(&self, event: UploadEvent) {
+    pub(super) fn emit(&self, event: UploadEvent) {
         if let Some(progress) = &self.progress {
             progress(event);
         }
@@ -414,7 +438,7 @@ impl PluginVersions {
     }
 
     /// Polls from an already fetched state, reporting each phase change.
-    async fn poll_until_ready(
+    pub(super) async fn poll_until_ready(
         &self,
         current: &Response<PluginVersion>,
         timeout: Duration,

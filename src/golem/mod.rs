@@ -54,7 +54,7 @@ pub use spec::PluginSpec;
 
 use crate::auth::{self, Credentials, GOLEM_BASE_URL_ENV, GOLEM_TOKEN_ENV};
 use crate::error::{Error, Result, Service};
-use crate::transport::{Transport, TransportConfig, common_builder_methods};
+use crate::transport::{AuthConfig, Transport, TransportConfig, common_builder_methods};
 
 crate::transport::generated_client!("golem_plugins.rs");
 
@@ -88,23 +88,44 @@ impl GolemClientBuilder {
 
     /// Sets the token secret, sent as `Authorization: Bearer <token>`.
     pub fn token(mut self, token: impl Into<auth::Secret>) -> Self {
-        self.config.credentials = Some(Credentials::bearer(token));
+        self.config.auth = AuthConfig::Credentials(Credentials::bearer(token));
         self
     }
 
     /// Sets the credentials (Golem accepts bearer tokens only).
     pub fn credentials(mut self, credentials: Credentials) -> Self {
-        self.config.credentials = Some(credentials);
+        self.config.auth = AuthConfig::Credentials(credentials);
+        self
+    }
+
+    /// Builds a client that sends no credentials, for a server that needs none (a local
+    /// Golem, or a proxy that adds them). Without this or credentials, `build` fails.
+    pub fn unauthenticated(mut self) -> Self {
+        self.config.auth = AuthConfig::Unauthenticated;
         self
     }
 
     /// Validates the settings and builds the client. It never panics.
+    ///
+    /// It fails with [`ErrorKind::Config`](crate::ErrorKind::Config) when no credentials were
+    /// given ([`token`](Self::token), [`credentials`](Self::credentials)) and
+    /// [`unauthenticated`](Self::unauthenticated) was not called.
     pub fn build(self) -> Result<GolemClient> {
-        if matches!(self.config.credentials, Some(Credentials::ApiKey { .. })) {
-            return Err(Error::invalid(
-                "credentials",
-                "Golem accepts bearer tokens only",
-            ));
+        match &self.config.auth {
+            AuthConfig::Credentials(Credentials::ApiKey { .. }) => {
+                return Err(Error::invalid(
+                    "credentials",
+                    "Golem accepts bearer tokens only",
+                ));
+            }
+            AuthConfig::Missing => {
+                return Err(Error::config(format!(
+                    "the Golem client has no credentials: call `token(..)` on the builder, \
+                     or set {GOLEM_TOKEN_ENV} and use `GolemClient::from_env()`; \
+                     call `unauthenticated()` for a client that sends none"
+                )));
+            }
+            _ => {}
         }
         let api = connect(self.config, Service::Golem, DEFAULT_BASE_URL)?;
         Ok(GolemClient { api: Arc::new(api) })
@@ -113,7 +134,8 @@ impl GolemClientBuilder {
 
 impl GolemClient {
     /// A builder with the defaults: [`DEFAULT_BASE_URL`], 30 s request timeout, 10 s connect
-    /// timeout, the standard retry policy and no credentials.
+    /// timeout and the standard retry policy. Give it credentials (or call
+    /// [`unauthenticated`](GolemClientBuilder::unauthenticated)) before building.
     pub fn builder() -> GolemClientBuilder {
         GolemClientBuilder::default()
     }

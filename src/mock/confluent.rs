@@ -12,9 +12,10 @@ use wiremock::matchers::any;
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 use super::faults::{Faults, Injected};
+use super::oauth::{BearerCheck, IDP_TOKEN_PATH, STS_TOKEN_PATH, TokenIssuer};
 use super::reply::{
-    CONFLUENT_JSON, Reply, ceil_secs, encode_query, header, media_type, now_rfc3339, random_alnum,
-    random_lower_alnum, random_upper_alnum, reason_phrase,
+    CONFLUENT_JSON, Pairs, Reply, ceil_secs, encode_query, header, media_type, now_rfc3339,
+    random_alnum, random_lower_alnum, random_upper_alnum, reason_phrase,
 };
 use super::storage::{Archive, Cloud, ContentFormat, STORAGE_PREFIX, Storage};
 
@@ -22,6 +23,8 @@ const API_VERSION: &str = "ccpm/v1";
 const PLUGINS_PATH: &str = "/ccpm/v1/plugins";
 const WWW_AUTHENTICATE: &str =
     "Basic error=\"invalid_key\", error_description=\"The API Key is invalid\"";
+const WWW_AUTHENTICATE_EXPIRED: &str =
+    "Bearer error=\"invalid_token\", error_description=\"The access token expired\"";
 /// Length of the fake's rate-limit window.
 const RATE_WINDOW: Duration = Duration::from_secs(60);
 /// `error_message` is limited to 256 characters by the API.
@@ -34,7 +37,18 @@ const BAD_ARCHIVE_MESSAGE: &str = "The uploaded archive is not a valid ZIP or JA
 /// All ten operations are served under `/ccpm/v1`: plugins (list with paging, create, get,
 /// update, delete), versions (list, create, get, delete) and presigned upload URLs. Requests
 /// authenticate with HTTP Basic ([`ConfluentFake::api_key`] and
-/// [`ConfluentFake::api_secret`]) or a bearer token ([`ConfluentFake::bearer_token`]).
+/// [`ConfluentFake::api_secret`]), a bearer token ([`ConfluentFake::bearer_token`]), or a token
+/// from the fake's STS.
+///
+/// The fake is also the OAuth identity provider and STS a client configured with
+/// [`ConfluentFake::oauth_config`] talks to: the identity provider's client-credentials grant
+/// at [`oauth_token_url`](ConfluentFake::oauth_token_url), and the token exchange at
+/// `/sts/v1/oauth2/token`, which accepts the identity provider's live tokens for
+/// [`identity_pool_id`](ConfluentFake::identity_pool_id). Tokens live for 15 minutes, or what
+/// [`set_token_lifetime`](ConfluentFake::set_token_lifetime) says; the API refuses an expired
+/// one with 401. [`token_requests`](ConfluentFake::token_requests) counts the requests each
+/// endpoint received; [`idp_faults`](ConfluentFake::idp_faults) and
+/// [`sts_faults`](ConfluentFake::sts_faults) make them misbehave.
 ///
 /// Data is scoped per environment: any id matching `^env-[a-z0-9]+$` is a valid, initially
 /// empty environment ([`ConfluentFake::environment`] is a ready-made one); ids that do not
@@ -115,6 +129,7 @@ impl ConfluentFake {
             api_secret: random_alnum(64),
             bearer_token: format!("fake-sts-{}", random_alnum(48)),
             faults: Faults::new(),
+            tokens: TokenIssuer::new(),
             state: Mutex::new(State {
                 organization: Uuid::new_v4().to_string(),
                 plugins: Vec::new(),
@@ -153,6 +168,64 @@ impl ConfluentFake {
     /// A token accepted as `Authorization: Bearer <token>` instead of Basic credentials.
     pub fn bearer_token(&self) -> &str {
         &self.shared.bearer_token
+    }
+
+    /// The URL of the fake identity provider's token endpoint.
+    pub fn oauth_token_url(&self) -> String {
+        format!("{}{IDP_TOKEN_PATH}", self.shared.base_url)
+    }
+
+    /// The OAuth client id the fake identity provider accepts.
+    pub fn oauth_client_id(&self) -> &str {
+        &self.shared.tokens.client_id
+    }
+
+    /// The OAuth client secret that goes with [`oauth_client_id`](Self::oauth_client_id).
+    pub fn oauth_client_secret(&self) -> &str {
+        &self.shared.tokens.client_secret
+    }
+
+    /// The identity pool the fake STS exchanges tokens for.
+    pub fn identity_pool_id(&self) -> &str {
+        &self.shared.tokens.identity_pool_id
+    }
+
+    /// OAuth settings for a client of this fake: its identity provider, client and pool.
+    pub fn oauth_config(&self) -> crate::confluent::OAuthConfig {
+        crate::confluent::OAuthConfig::new(
+            self.oauth_token_url(),
+            self.oauth_client_id(),
+            self.oauth_client_secret(),
+            self.identity_pool_id(),
+        )
+    }
+
+    /// Sets the lifetime of the tokens the identity provider and the STS issue from now on
+    /// (default 15 minutes; `expires_in` is in whole seconds, so use at least one). The STS
+    /// gives a shorter lifetime when the client asks for one.
+    pub fn set_token_lifetime(&self, lifetime: std::time::Duration) {
+        self.shared.tokens.set_lifetime(lifetime);
+    }
+
+    /// Makes every token issued so far invalid, as if its lifetime had ended: the STS refuses
+    /// the identity provider's tokens, and the API answers calls bearing an STS token with 401.
+    pub fn revoke_tokens(&self) {
+        self.shared.tokens.revoke_all();
+    }
+
+    /// How many requests the identity provider and the STS received so far, in that order.
+    pub fn token_requests(&self) -> (usize, usize) {
+        self.shared.tokens.requests()
+    }
+
+    /// The fault switches of the identity provider's token endpoint.
+    pub fn idp_faults(&self) -> &Faults {
+        &self.shared.tokens.idp_faults
+    }
+
+    /// The fault switches of the STS token exchange.
+    pub fn sts_faults(&self) -> &Faults {
+        &self.shared.tokens.sts_faults
     }
 
     /// A suggested environment id, `env-fake01`. Any id matching `^env-[a-z0-9]+$` works as
@@ -214,6 +287,7 @@ struct Shared {
     api_secret: String,
     bearer_token: String,
     faults: Faults,
+    tokens: TokenIssuer,
     state: Mutex<State>,
 }
 
@@ -316,6 +390,22 @@ impl Respond for ConfluentResponder {
             };
             return reply.into_template(None);
         }
+        match request.url.path() {
+            IDP_TOKEN_PATH => {
+                let latency = self.shared.tokens.idp_faults.current_latency();
+                return self.shared.tokens.grant(request).into_template(latency);
+            }
+            STS_TOKEN_PATH => {
+                let latency = self.shared.tokens.sts_faults.current_latency();
+                return self
+                    .shared
+                    .tokens
+                    .exchange(request)
+                    .header("x-request-id", random_lower_alnum(32))
+                    .into_template(latency);
+            }
+            _ => {}
+        }
 
         let (remaining, reset) = self.shared.lock().count_request();
         let reply = match self.shared.faults.take() {
@@ -379,6 +469,7 @@ impl ConfluentResponder {
 
     fn authenticate(&self, request: &Request) -> Result<(), Reply> {
         let shared = &self.shared;
+        let mut expired = false;
         let accepted = header(request, "authorization")
             .and_then(|value| value.trim().split_once(' '))
             .is_some_and(|(scheme, credentials)| {
@@ -395,12 +486,29 @@ impl ConfluentResponder {
                         })
                 } else if scheme.eq_ignore_ascii_case("bearer") {
                     credentials == shared.bearer_token
+                        || match shared.tokens.check_bearer(credentials) {
+                            BearerCheck::Valid => true,
+                            BearerCheck::Expired => {
+                                expired = true;
+                                false
+                            }
+                            BearerCheck::Unknown => false,
+                        }
                 } else {
                     false
                 }
             });
         if accepted {
             Ok(())
+        } else if expired {
+            Err(failure(
+                401,
+                "user_unauthenticated",
+                "Unauthenticated",
+                "The access token has expired.",
+                Source::None,
+            )
+            .header("www-authenticate", WWW_AUTHENTICATE_EXPIRED))
         } else {
             Err(failure(
                 401,
@@ -904,24 +1012,17 @@ impl ConfluentResponder {
 // ---- reading requests ----
 
 /// The decoded query string of a request.
-struct Query(Vec<(String, String)>);
+struct Query(Pairs);
 
 impl Query {
     fn of(request: &Request) -> Self {
-        Query(
-            request
-                .url
-                .query_pairs()
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .collect(),
-        )
+        Query(Pairs::parse(
+            request.url.query().unwrap_or_default().as_bytes(),
+        ))
     }
 
     fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+        self.0.get(name)
     }
 
     /// The required `environment` query parameter.

@@ -10,7 +10,8 @@
 //!   `/v1/plugins/{plugin_id}`), plugin grants (`/v1/envs/{environment_id}/plugins`,
 //!   `/v1/environment-plugins/{id}`) and agent plugin activation.
 //! * [`ConfluentFake`] serves `/ccpm/v1/...` and, on the same port, the object storage that its
-//!   presigned upload URLs point at (AWS multipart POST, GCP and Azure PUT).
+//!   presigned upload URLs point at (AWS multipart POST, GCP and Azure PUT), an OAuth identity
+//!   provider and Confluent's token exchange (STS).
 //! * [`Faults`] (reachable from either fake) injects rate limiting, failures and latency.
 //!
 //! ```
@@ -37,6 +38,7 @@
 mod confluent;
 mod faults;
 mod golem;
+mod oauth;
 mod reply;
 mod storage;
 

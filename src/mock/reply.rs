@@ -222,6 +222,28 @@ pub(crate) fn reason_phrase(status: u16) -> &'static str {
     }
 }
 
+/// Decoded name–value pairs of a query string or a form body; the first of a name counts.
+pub(crate) struct Pairs(Vec<(String, String)>);
+
+impl Pairs {
+    /// Decodes `application/x-www-form-urlencoded` text.
+    pub(crate) fn parse(encoded: &[u8]) -> Self {
+        Pairs(
+            url::form_urlencoded::parse(encoded)
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect(),
+        )
+    }
+
+    /// The value of the first pair named `name`.
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
 /// The value of a request header as text, if present and valid UTF-8.
 pub(crate) fn header<'a>(request: &'a wiremock::Request, name: &str) -> Option<&'a str> {
     request.headers.get(name).and_then(|v| v.to_str().ok())

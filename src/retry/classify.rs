@@ -74,8 +74,11 @@ impl Reason {
 /// * 500, 502, 503, 504 and 408, timeouts and dropped connections, only for
 ///   idempotent methods;
 /// * a refused connection for every method: nothing was sent.
-pub(crate) fn classify(method: &Method, view: &View<'_>) -> Option<Retry> {
-    let idempotent = IDEMPOTENT_METHODS.contains(method);
+///
+/// `repeatable` marks a request without side effects whatever its method (a token request), which
+/// is retried as an idempotent one.
+pub(crate) fn classify(method: &Method, repeatable: bool, view: &View<'_>) -> Option<Retry> {
+    let idempotent = repeatable || IDEMPOTENT_METHODS.contains(method);
     match *view {
         View::Answer(status, _) if status.is_success() => None,
         View::Answer(status, headers) if status == StatusCode::TOO_MANY_REQUESTS => Some(Retry {

@@ -40,6 +40,7 @@ pub async fn execute(
         service,
         operation,
         deadline,
+        repeatable: false,
     };
     engine.run(request).await
 }
@@ -53,6 +54,9 @@ pub(crate) struct Engine<'a> {
     pub(crate) operation: &'a str,
     /// When the call must be over.
     pub(crate) deadline: Option<Instant>,
+    /// Whether the request has no side effects whatever its method (a token request), so that
+    /// every transient failure may be retried as for an idempotent method.
+    pub(crate) repeatable: bool,
 }
 
 /// An attempt's outcome.
@@ -176,7 +180,7 @@ impl Engine<'_> {
         }
         // The request is no longer in flight, whatever happens next.
         drop(ticket);
-        let retry = classify(method, &view);
+        let retry = classify(method, self.repeatable, &view);
         if retry.is_none() {
             let failed = match view {
                 View::Answer(status, _) => status.as_u16() >= 400,

@@ -16,7 +16,7 @@ use tokio::time::Instant;
 
 use super::Transport;
 use crate::body::{read_error_body, too_large};
-use crate::error::{Error, Result, one_line};
+use crate::error::{Error, OAuthError, Result, one_line};
 use crate::ratelimit;
 use crate::response::Response;
 use crate::retry::{Attempts, rerun_delay};
@@ -41,6 +41,18 @@ struct CallRecord {
     status: Option<StatusCode>,
     /// The request id of the final answer, when it had one.
     request_id: Option<HeaderValue>,
+    /// The OAuth token the last run sent, when the client uses OAuth.
+    token: Option<SentToken>,
+    /// Why the client has no token to send, when getting one failed.
+    token_error: Option<Box<OAuthError>>,
+}
+
+/// Which OAuth token a run of the operation sent.
+#[derive(Debug, Clone, Copy)]
+struct SentToken {
+    generation: u64,
+    /// Whether the token was cached before the call (rather than fetched for it).
+    cached: bool,
 }
 
 impl CallRecord {
@@ -64,6 +76,16 @@ pub(super) fn begin_attempt(operation: &'static str, method: &Method) {
             record.method = Some(method.clone());
         }
     });
+}
+
+/// Records which OAuth token the run sends.
+pub(super) fn record_token(generation: u64, cached: bool) {
+    with_record(|record| record.token = Some(SentToken { generation, cached }));
+}
+
+/// Records why the run has no OAuth token to send.
+pub(super) fn record_token_error(error: Box<OAuthError>) {
+    with_record(|record| record.token_error = Some(error));
 }
 
 /// The deadline of the call running on this task.
@@ -101,8 +123,9 @@ impl Transport {
     ///
     /// `operation` makes the operation's future. It is run again when the body of a success
     /// broke off while it was read and the request may be repeated (an idempotent method, within
-    /// the policy's retries and deadline); every other retry happens within one run, in the
-    /// `exec` hook.
+    /// the policy's retries and deadline), and once when a 401 refused an OAuth token the call
+    /// found cached (the server may end a token's life before the client expects); every other
+    /// retry happens within one run, in the `exec` hook.
     pub(crate) async fn call<T, Fut>(&self, operation: impl Fn() -> Fut) -> Result<Response<T>>
     where
         Fut: Future<Output = std::result::Result<ResponseValue<T>, GenError<()>>>,
@@ -123,7 +146,7 @@ impl Transport {
                 .ok(),
             None => Some(scoped.as_mut().await),
         };
-        let record = scoped
+        let mut record = scoped
             .as_mut()
             .take_value()
             .map(RefCell::into_inner)
@@ -152,7 +175,7 @@ impl Transport {
                 attempts.max(1),
             )
             .into()),
-            Some(Finished::Failed(error)) => Err(self.failure(operation, error, &record)),
+            Some(Finished::Failed(error)) => Err(self.failure(operation, error, &mut record)),
             None => Err(Error::Deadline {
                 service: self.service,
                 operation,
@@ -167,9 +190,18 @@ impl Transport {
     where
         Fut: Future<Output = std::result::Result<ResponseValue<T>, GenError<()>>>,
     {
+        let mut token_refused = false;
         loop {
             let error = match operation().await {
                 Ok(value) => return Finished::Value(value),
+                Err(GenError::UnexpectedResponse(response))
+                    if response.status() == StatusCode::UNAUTHORIZED
+                        && !token_refused
+                        && self.discard_refused_token() =>
+                {
+                    token_refused = true;
+                    continue;
+                }
                 Err(GenError::UnexpectedResponse(response)) => {
                     return Finished::Answered {
                         status: response.status(),
@@ -212,8 +244,40 @@ impl Transport {
         }
     }
 
+    /// After a 401: discards the OAuth token the run sent if the call found it cached, and says
+    /// whether it did (so that the operation is run again with a new token).
+    fn discard_refused_token(&self) -> bool {
+        let Some(tokens) = self.tokens() else {
+            return false;
+        };
+        let Some(Some(sent)) = with_record(|record| record.token) else {
+            return false;
+        };
+        if !sent.cached {
+            return false;
+        }
+        tracing::debug!(
+            target: "cloud_plugin_sdk::oauth",
+            service = self.service.as_str(),
+            operation = with_record(|record| record.operation).flatten(),
+            generation = sent.generation,
+            "the server refused a cached access token; asking for a new one",
+        );
+        tokens.discard(sent.generation);
+        true
+    }
+
     /// The error for a failure without an error status.
-    fn failure(&self, operation: &'static str, error: GenError<()>, record: &CallRecord) -> Error {
+    fn failure(
+        &self,
+        operation: &'static str,
+        error: GenError<()>,
+        record: &mut CallRecord,
+    ) -> Error {
+        if let Some(mut token_error) = record.token_error.take() {
+            token_error.operation = Some(operation);
+            return Error::OAuth(token_error);
+        }
         let attempts = record.attempts.attempts.max(1);
         match error {
             GenError::InvalidRequest(reason) | GenError::Custom(reason) => {

@@ -2,10 +2,11 @@
 
 use std::time::Duration;
 
-use super::Transport;
+use super::{Authorization, Transport};
 use crate::auth::Credentials;
 use crate::body::DEFAULT_MAX_RESPONSE_BYTES;
 use crate::error::{Error, Result, Service};
+use crate::oauth::{OAuthConfig, TokenSource};
 use crate::retry::{RateLimitGate, RetryPolicy};
 
 /// The user agent sent unless the caller sets another.
@@ -16,11 +17,25 @@ pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default time allowed to establish a connection.
 pub(crate) const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How a client authenticates, as its builder was told.
+#[derive(Clone, Debug, Default)]
+pub(crate) enum AuthConfig {
+    /// Nothing was said: building fails, so that a forgotten credential is not a 401 later.
+    #[default]
+    Missing,
+    /// No credentials, on purpose.
+    Unauthenticated,
+    /// Fixed credentials.
+    Credentials(Credentials),
+    /// Tokens obtained through OAuth.
+    OAuth(OAuthConfig),
+}
+
 /// Settings common to both clients' builders.
 #[derive(Clone)]
 pub(crate) struct TransportConfig {
     pub(crate) base_url: Option<String>,
-    pub(crate) credentials: Option<Credentials>,
+    pub(crate) auth: AuthConfig,
     pub(crate) timeout: Option<Duration>,
     pub(crate) connect_timeout: Option<Duration>,
     pub(crate) user_agent: Option<String>,
@@ -34,7 +49,7 @@ impl Default for TransportConfig {
     fn default() -> Self {
         TransportConfig {
             base_url: None,
-            credentials: None,
+            auth: AuthConfig::Missing,
             timeout: Some(DEFAULT_TIMEOUT),
             connect_timeout: Some(DEFAULT_CONNECT_TIMEOUT),
             user_agent: None,
@@ -50,7 +65,7 @@ impl std::fmt::Debug for TransportConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ClientConfig")
             .field("base_url", &self.base_url)
-            .field("credentials", &self.credentials)
+            .field("auth", &self.auth)
             .field("timeout", &self.timeout)
             .field("connect_timeout", &self.connect_timeout)
             .field("user_agent", &self.user_agent)
@@ -70,10 +85,6 @@ impl TransportConfig {
             self.allow_http,
         )?;
         let base_url = base.as_str().trim_end_matches('/').to_string();
-        let authorization = match &self.credentials {
-            Some(credentials) => Some(credentials.header_value()?),
-            None => None,
-        };
         if self.max_response_bytes == 0 {
             return Err(Error::invalid(
                 "max_response_bytes",
@@ -103,6 +114,34 @@ impl TransportConfig {
                     .map_err(|e| Error::config(format!("cannot build the HTTP client: {e}")))?
             }
         };
+        let authorization = match self.auth {
+            AuthConfig::Missing => {
+                return Err(Error::config(
+                    "the client has no credentials; call `unauthenticated()` to build one without",
+                ));
+            }
+            AuthConfig::Unauthenticated => Authorization::None,
+            AuthConfig::Credentials(credentials) => {
+                Authorization::Static(credentials.header_value()?)
+            }
+            AuthConfig::OAuth(config) => {
+                config.validate()?;
+                let token_url = validate_url("token_url", &config.token_url, self.allow_http)?;
+                if token_url.fragment().is_some() {
+                    return Err(Error::invalid(
+                        "token_url",
+                        "the URL must not have a fragment",
+                    ));
+                }
+                Authorization::OAuth(TokenSource::new(
+                    config,
+                    token_url,
+                    &base_url,
+                    http.clone(),
+                    self.retry.clone(),
+                )?)
+            }
+        };
         Ok(Transport {
             service,
             http,
@@ -118,20 +157,27 @@ impl TransportConfig {
 /// Checks a base URL: absolute http(s) with a host, no query, fragment or credentials; plain
 /// http only for loopback hosts unless explicitly allowed. Returns it parsed.
 pub(crate) fn validate_base_url(raw: &str, allow_http: bool) -> Result<url::Url> {
-    let url = url::Url::parse(raw.trim())
-        .map_err(|e| Error::invalid("base_url", format!("not an absolute URL: {e}")))?;
-    let host = url
-        .host()
-        .ok_or_else(|| Error::invalid("base_url", "the URL has no host"))?;
+    let url = validate_url("base_url", raw, allow_http)?;
     if url.query().is_some() || url.fragment().is_some() {
         return Err(Error::invalid(
             "base_url",
             "the URL must not have a query or fragment",
         ));
     }
+    Ok(url)
+}
+
+/// Checks a URL credentials are sent to (named `field`): absolute http(s) with a host and no
+/// credentials of its own; plain http only for loopback hosts unless explicitly allowed.
+pub(crate) fn validate_url(field: &str, raw: &str, allow_http: bool) -> Result<url::Url> {
+    let url = url::Url::parse(raw.trim())
+        .map_err(|e| Error::invalid(field, format!("not an absolute URL: {e}")))?;
+    let host = url
+        .host()
+        .ok_or_else(|| Error::invalid(field, "the URL has no host"))?;
     if !url.username().is_empty() || url.password().is_some() {
         return Err(Error::invalid(
-            "base_url",
+            field,
             "the URL must not carry credentials; use the builder's credential setters",
         ));
     }
@@ -145,14 +191,14 @@ pub(crate) fn validate_base_url(raw: &str, allow_http: bool) -> Result<url::Url>
             };
             if !loopback && !allow_http {
                 return Err(Error::invalid(
-                    "base_url",
+                    field,
                     "plain http is only allowed for loopback hosts; call allow_http(true) to opt in",
                 ));
             }
         }
         other => {
             return Err(Error::invalid(
-                "base_url",
+                field,
                 format!("unsupported scheme `{other}`; use https"),
             ));
         }
@@ -230,6 +276,7 @@ mod tests {
     fn transport(base_url: &str) -> Transport {
         TransportConfig {
             base_url: Some(base_url.to_string()),
+            auth: AuthConfig::Unauthenticated,
             ..TransportConfig::default()
         }
         .build(Service::Golem, "https://unused.example.com")
@@ -265,6 +312,7 @@ mod tests {
     fn a_zero_body_limit_is_refused() {
         let config = TransportConfig {
             max_response_bytes: 0,
+            auth: AuthConfig::Unauthenticated,
             ..TransportConfig::default()
         };
         let err = config

@@ -5,28 +5,51 @@
 //! credentials), the `exec` hook ([`Transport::execute`]: the retry engine and the rate-limit
 //! gate around the sending) and decodes the answer. [`Transport::call`] runs an operation within
 //! the call's deadline and maps its outcome into the crate's [`Response`](crate::Response) or
-//! [`Error`](crate::Error).
+//! [`Error`](crate::Error); it runs the operation once more when a 401 refused an OAuth token the
+//! call found cached, so that the second run carries a new one.
 
 mod call;
 mod config;
 
 use reqwest::header::{AUTHORIZATION, HeaderValue};
 
-pub(crate) use config::{TransportConfig, common_builder_methods};
+pub(crate) use config::{AuthConfig, TransportConfig, common_builder_methods};
 
 use crate::error::Service;
+use crate::oauth::TokenSource;
 use crate::retry::{Engine, RateLimitGate, RetryPolicy};
 
 /// The header progenitor adds to every request; neither API uses it.
 const API_VERSION: reqwest::header::HeaderName =
     reqwest::header::HeaderName::from_static("api-version");
 
+/// What goes into the `Authorization` header of every request.
+#[derive(Clone)]
+pub(crate) enum Authorization {
+    /// Nothing (an unauthenticated client).
+    None,
+    /// The same value every time, marked sensitive.
+    Static(HeaderValue),
+    /// A token obtained through OAuth and renewed before it expires.
+    OAuth(TokenSource),
+}
+
+impl std::fmt::Debug for Authorization {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Authorization::None => f.write_str("None"),
+            Authorization::Static(_) => f.write_str("<redacted>"),
+            Authorization::OAuth(tokens) => tokens.fmt(f),
+        }
+    }
+}
+
 /// State shared by every request of one client (the generated clients' inner value).
 #[derive(Clone)]
 pub(crate) struct Transport {
     pub(crate) service: Service,
     pub(crate) http: reqwest::Client,
-    authorization: Option<HeaderValue>,
+    authorization: Authorization,
     pub(crate) retry: RetryPolicy,
     pub(crate) gate: RateLimitGate,
     pub(crate) base_url: String,
@@ -39,10 +62,7 @@ impl std::fmt::Debug for Transport {
         f.debug_struct("Transport")
             .field("service", &self.service)
             .field("base_url", &self.base_url)
-            .field(
-                "authorization",
-                &self.authorization.as_ref().map(|_| "<redacted>"),
-            )
+            .field("authorization", &self.authorization)
             .field("retry", &self.retry)
             .finish_non_exhaustive()
     }
@@ -59,10 +79,34 @@ impl Transport {
         call::begin_attempt(info.operation_id, request.method());
         let headers = request.headers_mut();
         headers.remove(&API_VERSION);
-        if let Some(auth) = &self.authorization {
-            headers.insert(AUTHORIZATION, auth.clone());
+        match &self.authorization {
+            Authorization::Static(value) => {
+                headers.insert(AUTHORIZATION, value.clone());
+            }
+            Authorization::None => {}
+            Authorization::OAuth(tokens) => {
+                let token = match tokens.cached(tokio::time::Instant::now()) {
+                    Some(token) => token,
+                    // Boxed, so that the wait for a token is not part of every operation's future.
+                    None => Box::pin(tokens.obtain()).await.map_err(|error| {
+                        let text = error.to_string();
+                        call::record_token_error(error);
+                        text
+                    })?,
+                };
+                call::record_token(token.generation, token.cached);
+                headers.insert(AUTHORIZATION, token.header);
+            }
         }
         Ok(())
+    }
+
+    /// The OAuth tokens of this client, when it uses OAuth.
+    pub(crate) fn tokens(&self) -> Option<&TokenSource> {
+        match &self.authorization {
+            Authorization::OAuth(tokens) => Some(tokens),
+            _ => None,
+        }
     }
 
     /// The `exec` hook: sends the request through the retry engine and the rate-limit gate,
@@ -80,6 +124,7 @@ impl Transport {
             service: self.service.as_str(),
             operation: info.operation_id,
             deadline: call::deadline(),
+            repeatable: false,
         };
         let (outcome, attempts) = engine.run(request).await;
         call::record_attempts(attempts, outcome.as_ref().ok());
@@ -156,7 +201,7 @@ mod tests {
     #[tokio::test]
     async fn outgoing_authorization_is_sensitive_and_api_version_is_dropped() {
         let config = TransportConfig {
-            credentials: Some(Credentials::bearer("tr4nsport-secret")),
+            auth: AuthConfig::Credentials(Credentials::bearer("tr4nsport-secret")),
             ..TransportConfig::default()
         };
         let transport = config.build(Service::Golem, "http://127.0.0.1:9").unwrap();
