@@ -157,11 +157,7 @@ async fn golem_lifecycle() -> Result<(), BoxError> {
     let deleted = golem.plugins().delete_if_exists(created.id).await?;
     println!(
         "  delete    {} ({})",
-        if deleted.is_some() {
-            "deleted"
-        } else {
-            "already gone"
-        },
+        if deleted { "deleted" } else { "already gone" },
         ms(t)
     );
     Ok(outcome?)
@@ -300,7 +296,7 @@ async fn publish(
             UploadEvent::Uploading { sent, .. } => progress.set_position(sent),
             UploadEvent::Uploaded { .. } => progress.set_message("uploaded"),
             UploadEvent::VersionCreated { phase, .. } => progress.set_message(format!("{phase}")),
-            UploadEvent::PhaseChanged { phase } => progress.set_message(format!("{phase}")),
+            UploadEvent::PhaseChanged { phase, .. } => progress.set_message(format!("{phase}")),
             _ => {}
         })
         .await;

@@ -10,10 +10,12 @@ mod error;
 mod error_body;
 pub mod golem;
 #[cfg(feature = "mock")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mock")))]
 pub mod mock;
 pub mod ratelimit;
 mod response;
 pub mod retry;
+mod text;
 mod transport;
 
 pub use auth::{

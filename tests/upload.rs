@@ -316,7 +316,7 @@ async fn a_large_file_is_streamed_in_chunks_with_a_known_length() {
     let seen = progress.clone();
     upload(&versions(&setup.api), archive)
         .on_progress(move |e| {
-            if let UploadEvent::Uploading { sent, total } = e {
+            if let UploadEvent::Uploading { sent, total, .. } = e {
                 seen.lock().unwrap().push((sent, total));
             }
         })
@@ -516,13 +516,26 @@ async fn polls_to_ready_reporting_events_in_order() {
         ["cloud", "url", "bytes", "uploaded", "created", "phase"],
         "{kinds:?}"
     );
-    assert_eq!(
-        events.last(),
-        Some(&UploadEvent::PhaseChanged {
-            phase: Phase::Ready
-        })
+    assert!(
+        matches!(
+            events.last(),
+            Some(UploadEvent::PhaseChanged {
+                phase: Phase::Ready,
+                ..
+            })
+        ),
+        "{events:?}"
     );
-    assert_eq!(events[0], UploadEvent::CloudResolved { cloud: Cloud::Gcp });
+    assert!(
+        matches!(
+            &events[0],
+            UploadEvent::CloudResolved {
+                cloud: Cloud::Gcp,
+                ..
+            }
+        ),
+        "{events:?}"
+    );
 }
 
 #[tokio::test]
@@ -798,3 +811,89 @@ async fn dropping_the_call_stops_the_upload() {
 }
 
 use std::future::IntoFuture as _;
+
+#[tokio::test]
+async fn a_version_the_api_refuses_says_why_in_one_line() {
+    let setup = api("GCP", vec![("READY", None)]).await;
+    Mock::given(method("PUT"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&setup.storage)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(format!("/ccpm/v1/plugins/{PLUGIN}/versions")))
+        .respond_with(
+            ResponseTemplate::new(409)
+                .insert_header("x-request-id", "req-409")
+                .set_body_json(json!({"errors": [{"status": "409", "code": "conflict",
+                    "detail": "Plugin version 1.0.0 already exists"}]})),
+        )
+        .with_priority(1)
+        .mount(&setup.api)
+        .await;
+    let err = upload(
+        &versions(&setup.api),
+        Archive::from_bytes("c.zip", zip(200)).unwrap(),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.upload_stage(), Some(UploadStage::CreatingVersion));
+    assert_eq!(err.kind(), ErrorKind::Conflict);
+    let cause = "confluent create_ccpm_v1_custom_connect_plugin_version: 409 Conflict [conflict]: \
+                 Plugin version 1.0.0 already exists (request id req-409)";
+    assert_eq!(
+        err.to_string(),
+        format!("uploading plugin version 1.0.0 failed while creating the version: {cause}")
+    );
+    // The cause is still the error's source, for callers that walk the chain.
+    let source = std::error::Error::source(&err).expect("the cause");
+    assert_eq!(source.to_string(), cause);
+    assert_eq!(err.request_id(), Some("req-409"));
+}
+
+#[tokio::test]
+async fn a_storage_that_cannot_be_reached_is_named_by_host_and_port_only() {
+    let setup = api("GCP", vec![("READY", None)]).await;
+    // The presigned URL points at a port nothing listens on.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = closed.local_addr().unwrap();
+    drop(closed);
+    Mock::given(method("POST"))
+        .and(path("/ccpm/v1/presigned-upload-url"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({
+            "api_version": "ccpm/v1", "kind": "PresignedUrl", "cloud": "GCP",
+            "content_format": "ZIP", "upload_id": "upl-1",
+            "upload_url": format!("http://{address}/bucket/upl-1?X-Goog-Signature=secret-signature"),
+            "environment": {"id": ENV}})))
+        .with_priority(1)
+        .mount(&setup.api)
+        .await;
+    let err = upload(
+        &versions(&setup.api),
+        Archive::from_bytes("c.zip", zip(200)).unwrap(),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.upload_stage(), Some(UploadStage::Uploading));
+    assert_eq!(err.kind(), ErrorKind::Transport);
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "uploading plugin version 1.0.0 failed while uploading the archive: \
+             storage upload: cannot connect to {address}: connection refused"
+        )
+    );
+    match err.cause() {
+        Error::Transport { server, .. } => {
+            assert_eq!(server.as_deref(), Some(&*address.to_string()))
+        }
+        other => panic!("{other:?}"),
+    }
+    let mut shown = format!("{err} {err:?}");
+    let mut source = std::error::Error::source(&err);
+    while let Some(cause) = source {
+        shown.push_str(&format!(" {cause} {cause:?}"));
+        source = cause.source();
+    }
+    assert!(!shown.contains("secret-signature"), "{shown}");
+    assert!(!shown.contains("/bucket/"), "{shown}");
+}

@@ -32,16 +32,19 @@ const PENDING_UPLOAD_ID: &str = "pending";
 #[non_exhaustive]
 pub enum UploadEvent {
     /// The cloud the plugin stores its archives in is known.
+    #[non_exhaustive]
     CloudResolved {
         /// The plugin's cloud.
         cloud: Cloud,
     },
     /// A presigned URL was issued (again, after an expired one).
+    #[non_exhaustive]
     UrlIssued {
         /// The id the version will reference.
         upload_id: String,
     },
     /// Archive bytes sent so far.
+    #[non_exhaustive]
     Uploading {
         /// Bytes sent.
         sent: u64,
@@ -51,11 +54,13 @@ pub enum UploadEvent {
     /// The storage rejected the URL as expired; a new one is requested once.
     UrlExpired,
     /// The storage accepted the whole archive.
+    #[non_exhaustive]
     Uploaded {
         /// Bytes in the archive.
         bytes: u64,
     },
     /// The version exists.
+    #[non_exhaustive]
     VersionCreated {
         /// Its id.
         id: PluginVersionId,
@@ -63,6 +68,7 @@ pub enum UploadEvent {
         phase: Phase,
     },
     /// The version's phase changed while waiting.
+    #[non_exhaustive]
     PhaseChanged {
         /// The new phase.
         phase: Phase,
@@ -294,7 +300,7 @@ impl UploadVersion {
         cloud: &Cloud,
     ) -> std::result::Result<String, (UploadStage, Error)> {
         let env = self.versions.env();
-        let http = &env.client().transport().http;
+        let transport = env.client().transport();
         let mut renewed = false;
         loop {
             let presigned = env
@@ -335,7 +341,14 @@ impl UploadVersion {
                 url: upload_url,
                 form_data: &presigned.form_fields(),
             };
-            match storage::upload(http, &target, &self.archive, self.upload_timeout, progress).await
+            match storage::upload(
+                transport,
+                &target,
+                &self.archive,
+                self.upload_timeout,
+                progress,
+            )
+            .await
             {
                 Ok(_) => {
                     self.emit(UploadEvent::Uploaded {
