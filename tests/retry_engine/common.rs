@@ -92,14 +92,12 @@ pub fn asctime_date(time: SystemTime) -> String {
 }
 
 /// A whole second between 0.5 s and 1.5 s from now, so the wait a date asks for is measurable.
-pub fn date_about_one_second_ahead() -> (SystemTime, Duration) {
-    let now = SystemTime::now();
-    let since_epoch = now
+pub fn date_about_one_second_ahead() -> SystemTime {
+    let since_epoch = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .expect("clock after 1970");
-    let target = Duration::from_secs((since_epoch + Duration::from_millis(1500)).as_secs());
-    let target_time = SystemTime::UNIX_EPOCH + target;
-    (target_time, target - since_epoch)
+    SystemTime::UNIX_EPOCH
+        + Duration::from_secs((since_epoch + Duration::from_millis(1500)).as_secs())
 }
 
 /// How a raw test server treats each connection after reading a request head.
