@@ -502,7 +502,8 @@ mod retries_through_the_client {
         let plugin = client.plugins().get(plugin_id()).await.unwrap();
         let elapsed = started.elapsed();
         assert!(elapsed >= Duration::from_millis(950), "{elapsed:?}");
-        assert!(elapsed < Duration::from_secs(3), "{elapsed:?}");
+        // The one second asked for, not the cap of a minute (with room for a loaded machine).
+        assert!(elapsed < Duration::from_secs(8), "{elapsed:?}");
         assert_eq!(plugin.attempts(), 2);
         let requests = server.received_requests().await.unwrap();
         assert_eq!(requests.len(), 2);
@@ -539,7 +540,8 @@ mod retries_through_the_client {
             .create(&NewPlugin::oplog_processor("n", "1", uuid::Uuid::nil(), 0))
             .await
             .unwrap_err();
-        assert!(started.elapsed() < Duration::from_secs(1));
+        // Refused at once: the hour asked for is beyond the cap.
+        assert!(started.elapsed() < Duration::from_secs(10));
         assert_eq!(err.kind(), ErrorKind::RateLimited);
         assert!(err.is_rate_limited() && err.is_retryable());
         assert_eq!(err.retry_after(), Some(Duration::from_secs(3600)));

@@ -32,19 +32,16 @@ const PENDING_UPLOAD_ID: &str = "pending";
 #[non_exhaustive]
 pub enum UploadEvent {
     /// The cloud the plugin stores its archives in is known.
-    #[non_exhaustive]
     CloudResolved {
         /// The plugin's cloud.
         cloud: Cloud,
     },
     /// A presigned URL was issued (again, after an expired one).
-    #[non_exhaustive]
     UrlIssued {
         /// The id the version will reference.
         upload_id: String,
     },
     /// Archive bytes sent so far.
-    #[non_exhaustive]
     Uploading {
         /// Bytes sent.
         sent: u64,
@@ -54,13 +51,11 @@ pub enum UploadEvent {
     /// The storage rejected the URL as expired; a new one is requested once.
     UrlExpired,
     /// The storage accepted the whole archive.
-    #[non_exhaustive]
     Uploaded {
         /// Bytes in the archive.
         bytes: u64,
     },
     /// The version exists.
-    #[non_exhaustive]
     VersionCreated {
         /// Its id.
         id: PluginVersionId,
@@ -68,7 +63,6 @@ pub enum UploadEvent {
         phase: Phase,
     },
     /// The version's phase changed while waiting.
-    #[non_exhaustive]
     PhaseChanged {
         /// The new phase.
         phase: Phase,

@@ -143,6 +143,16 @@ pub async fn raw_server(behavior: RawBehavior) -> (SocketAddr, Arc<AtomicUsize>)
     (address, count)
 }
 
+/// Waits until `count` reaches `expected` (the server counts a request once it has read its head,
+/// which on a loaded machine may be a while after the client gave up on it), then checks it.
+pub async fn assert_count_reaches(count: &AtomicUsize, expected: usize) {
+    let started = std::time::Instant::now();
+    while count.load(Ordering::SeqCst) < expected && started.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(count.load(Ordering::SeqCst), expected);
+}
+
 /// A loopback port on which nothing listens (the listener is bound, then dropped).
 pub async fn refused_address() -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
