@@ -165,6 +165,16 @@ fn upload(
         .wait_until_ready(Duration::from_secs(5))
 }
 
+/// Uploads an archive of `len` bytes with the defaults of [`upload`]; the upload must fail.
+async fn failed_upload(setup: &Api, len: usize) -> Error {
+    upload(
+        &versions(&setup.api),
+        Archive::from_bytes("c.zip", zip(len)).unwrap(),
+    )
+    .await
+    .unwrap_err()
+}
+
 #[tokio::test]
 async fn aws_multipart_post_with_every_field_then_the_file() {
     let setup = api("AWS", vec![("READY", None)]).await;
@@ -385,12 +395,7 @@ async fn storage_xml_errors_become_typed_errors() {
             )
             .mount(&setup.storage)
             .await;
-        let err = upload(
-            &versions(&setup.api),
-            Archive::from_bytes("c.zip", zip(100)).unwrap(),
-        )
-        .await
-        .unwrap_err();
+        let err = failed_upload(&setup, 100).await;
         assert_eq!(err.upload_stage(), Some(UploadStage::Uploading), "{cloud}");
         assert_eq!(err.kind(), ErrorKind::Storage, "{cloud}");
         assert_eq!(err.code(), Some(code), "{cloud}");
@@ -455,12 +460,7 @@ async fn an_expired_url_is_fetched_anew_once() {
         ))
         .mount(&setup.storage)
         .await;
-    let err = upload(
-        &versions(&setup.api),
-        Archive::from_bytes("c.zip", zip(100)).unwrap(),
-    )
-    .await
-    .unwrap_err();
+    let err = failed_upload(&setup, 100).await;
     assert_eq!(err.code(), Some("ExpiredToken"));
     assert_eq!(
         requests(&setup.api, "POST", "/presigned-upload-url")
@@ -555,12 +555,7 @@ async fn a_failed_version_is_an_error_with_its_message_and_is_cleaned_up() {
         .respond_with(ResponseTemplate::new(200))
         .mount(&setup.storage)
         .await;
-    let err = upload(
-        &versions(&setup.api),
-        Archive::from_bytes("c.zip", zip(200)).unwrap(),
-    )
-    .await
-    .unwrap_err();
+    let err = failed_upload(&setup, 200).await;
     assert_eq!(err.kind(), ErrorKind::Wait);
     assert_eq!(err.upload_stage(), Some(UploadStage::WaitingForReady));
     match &err {
@@ -839,12 +834,7 @@ async fn a_version_the_api_refuses_says_why_in_one_line() {
         .with_priority(1)
         .mount(&setup.api)
         .await;
-    let err = upload(
-        &versions(&setup.api),
-        Archive::from_bytes("c.zip", zip(200)).unwrap(),
-    )
-    .await
-    .unwrap_err();
+    let err = failed_upload(&setup, 200).await;
     assert_eq!(err.upload_stage(), Some(UploadStage::CreatingVersion));
     assert_eq!(err.kind(), ErrorKind::Conflict);
     let cause = "confluent create_ccpm_v1_custom_connect_plugin_version: 409 Conflict [conflict]: \
@@ -876,12 +866,7 @@ async fn a_storage_that_cannot_be_reached_is_named_by_host_and_port_only() {
         .with_priority(1)
         .mount(&setup.api)
         .await;
-    let err = upload(
-        &versions(&setup.api),
-        Archive::from_bytes("c.zip", zip(200)).unwrap(),
-    )
-    .await
-    .unwrap_err();
+    let err = failed_upload(&setup, 200).await;
     assert_eq!(err.upload_stage(), Some(UploadStage::Uploading));
     assert_eq!(err.kind(), ErrorKind::Transport);
     assert_eq!(
