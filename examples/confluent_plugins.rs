@@ -128,10 +128,10 @@ async fn publish(
         .on_progress(move |event| match event {
             UploadEvent::Uploading { sent, .. } => progress.set_position(sent),
             UploadEvent::Uploaded { .. } => progress.set_message("uploaded"),
-            UploadEvent::VersionCreated { id, phase } => {
+            UploadEvent::VersionCreated { id, phase, .. } => {
                 progress.set_message(format!("version {id}: {phase}"))
             }
-            UploadEvent::PhaseChanged { phase } => progress.set_message(format!("{phase}")),
+            UploadEvent::PhaseChanged { phase, .. } => progress.set_message(format!("{phase}")),
             UploadEvent::UrlExpired => progress.set_message("URL expired, asking for a new one"),
             UploadEvent::ExistingVersion { id, phase } => {
                 progress.set_message(format!("found version {id}: {phase}"))

@@ -34,7 +34,9 @@ type BoxError = Box<dyn std::error::Error>;
 #[tokio::main]
 async fn main() -> ExitCode {
     let started = Instant::now();
-    let golem = golem_lifecycle().await;
+    // The Golem fake stays up until the end, so that each fake has a port of its own.
+    let mut golem_fake = None;
+    let golem = golem_lifecycle(&mut golem_fake).await;
     println!();
     let confluent = confluent_lifecycle().await;
     let mut failed = false;
@@ -68,9 +70,7 @@ fn ms(since: Instant) -> String {
 // ---------------------------------------------------------------------------------------------
 // Golem
 
-async fn golem_lifecycle() -> Result<(), BoxError> {
-    // Keeps the fake alive for the whole run when there are no credentials.
-    let mut _fake = None;
+async fn golem_lifecycle(fake_slot: &mut Option<GolemFake>) -> Result<(), BoxError> {
     let (golem, account, component, revision, environment) =
         match (var("GOLEM_TOKEN"), var("GOLEM_ACCOUNT_ID")) {
             (Some(_), Some(account)) => {
@@ -96,8 +96,9 @@ async fn golem_lifecycle() -> Result<(), BoxError> {
             _ => {
                 let fake = GolemFake::start().await;
                 println!(
-                    "Golem: talking to the EMBEDDED FAKE at {} \
-                     (set GOLEM_TOKEN and GOLEM_ACCOUNT_ID to use Golem Cloud)",
+                    "Golem: talking to the EMBEDDED FAKE at {} (to use Golem Cloud, set \
+                     GOLEM_TOKEN, GOLEM_ACCOUNT_ID and GOLEM_COMPONENT_ID; optionally \
+                     GOLEM_COMPONENT_REVISION, GOLEM_ENVIRONMENT_ID and GOLEM_BASE_URL)",
                     fake.url()
                 );
                 let golem = GolemClient::builder()
@@ -106,7 +107,7 @@ async fn golem_lifecycle() -> Result<(), BoxError> {
                     .build()?;
                 let account = AccountId::from(fake.account_id());
                 let environment = EnvironmentId::from(fake.environment_id());
-                _fake = Some(fake);
+                *fake_slot = Some(fake);
                 (golem, account, uuid::Uuid::new_v4(), 1, Some(environment))
             }
         };
@@ -201,11 +202,7 @@ async fn golem_lifecycle() -> Result<(), BoxError> {
     let deleted = golem.plugins().delete_if_exists(created.id).await?;
     println!(
         "  delete    {} ({})",
-        if deleted.is_some() {
-            "deleted"
-        } else {
-            "already gone"
-        },
+        if deleted { "deleted" } else { "already gone" },
         ms(t)
     );
     Ok(outcome?)
@@ -232,8 +229,10 @@ async fn confluent_lifecycle() -> Result<(), BoxError> {
         _ => {
             let started = ConfluentFake::start().await;
             println!(
-                "Confluent: talking to the EMBEDDED FAKE at {} (set CONFLUENT_CLOUD_API_KEY, \
-                 CONFLUENT_CLOUD_API_SECRET and CONFLUENT_ENVIRONMENT to use Confluent Cloud)",
+                "Confluent: talking to the EMBEDDED FAKE at {} (to use Confluent Cloud, set \
+                 CONFLUENT_CLOUD_API_KEY, CONFLUENT_CLOUD_API_SECRET and CONFLUENT_ENVIRONMENT; \
+                 optionally CONFLUENT_PLUGIN_ARCHIVE, a connector archive to publish, and \
+                 CONFLUENT_BASE_URL)",
                 started.url()
             );
             let client = ConfluentClient::builder()
@@ -344,7 +343,7 @@ async fn publish(
             UploadEvent::Uploading { sent, .. } => progress.set_position(sent),
             UploadEvent::Uploaded { .. } => progress.set_message("uploaded"),
             UploadEvent::VersionCreated { phase, .. } => progress.set_message(format!("{phase}")),
-            UploadEvent::PhaseChanged { phase } => progress.set_message(format!("{phase}")),
+            UploadEvent::PhaseChanged { phase, .. } => progress.set_message(format!("{phase}")),
             _ => {}
         })
         .await;

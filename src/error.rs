@@ -31,6 +31,7 @@ use reqwest::StatusCode;
 use serde::Deserialize;
 
 use crate::ratelimit::RateLimit;
+pub(crate) use crate::text::one_line;
 
 /// A `Result` whose error is the crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -266,11 +267,12 @@ impl fmt::Display for ApiError {
         if let Some(wait) = self.retry_after {
             write!(f, " (retry after {}s)", wait.as_secs_f64().ceil() as u64)?;
         }
-        write!(f, "{}", request_id_suffix(self.request_id.as_deref()))?;
-        if self.attempts > 1 {
-            write!(f, " after {} attempts", self.attempts)?;
-        }
-        Ok(())
+        write!(
+            f,
+            "{}{}",
+            request_id_suffix(self.request_id.as_deref()),
+            attempts_suffix(self.attempts)
+        )
     }
 }
 
@@ -334,6 +336,8 @@ pub(crate) enum TokenProblem {
     /// The request failed in transport.
     Transport {
         timeout: bool,
+        /// What went wrong, e.g. `cannot connect to idp.example.com:443: connection refused`.
+        reason: String,
         source: Arc<reqwest::Error>,
     },
     /// The token requests did not finish within the retry policy's deadline.
@@ -452,8 +456,8 @@ impl fmt::Display for OAuthError {
                     one_line(reason, 200)
                 )?;
             }
-            TokenProblem::Transport { timeout, .. } => {
-                write!(f, ": {}", transport_phrase(*timeout))?;
+            TokenProblem::Transport { reason, .. } => {
+                write!(f, ": {}", one_line(reason, 300))?;
             }
             TokenProblem::Deadline(deadline) => {
                 write!(
@@ -478,34 +482,19 @@ impl std::error::Error for OAuthError {
     }
 }
 
-/// Collapses whitespace and control characters and cuts at `max` characters.
-pub(crate) fn one_line(text: &str, max: usize) -> String {
-    let mut out = String::new();
-    let mut last_space = true;
-    for c in text.chars() {
-        if out.chars().count() >= max {
-            out.push('…');
-            break;
-        }
-        if c.is_whitespace() || c.is_control() {
-            if !last_space {
-                out.push(' ');
-                last_space = true;
-            }
-        } else {
-            out.push(c);
-            last_space = false;
-        }
-    }
-    out.trim_end().to_string()
-}
+impl std::error::Error for ApiError {}
 
 /// The crate's error type.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// An argument was rejected before any request was sent.
-    #[error("invalid argument `{field}`: {reason}")]
+    #[error(
+        "invalid argument `{}`: {}",
+        one_line(field, 100),
+        one_line(reason, 500)
+    )]
+    #[non_exhaustive]
     InvalidArgument {
         /// The field or parameter at fault.
         field: String,
@@ -513,7 +502,8 @@ pub enum Error {
         reason: String,
     },
     /// The client could not be configured.
-    #[error("invalid configuration: {reason}")]
+    #[error("invalid configuration: {}", one_line(reason, 500))]
+    #[non_exhaustive]
     Config {
         /// What is wrong.
         reason: String,
@@ -521,8 +511,10 @@ pub enum Error {
     /// The server answered with an error status.
     #[error("{0}")]
     Api(Box<ApiError>),
-    /// The request could not be sent or its response not received.
-    #[error("{service} {operation}: {}{}", transport_phrase(*timeout), attempts_suffix(*attempts))]
+    /// The request could not be sent or its response not received: the connection was refused
+    /// or broke, the DNS lookup or the TLS handshake failed, or a timeout passed.
+    #[error("{service} {operation}: {}{}", one_line(reason, 500), attempts_suffix(*attempts))]
+    #[non_exhaustive]
     Transport {
         /// The service the call went to.
         service: Service,
@@ -530,6 +522,12 @@ pub enum Error {
         operation: &'static str,
         /// Whether a timeout ended the call.
         timeout: bool,
+        /// The server the request went to, as `host:port` (never the URL's path or query, which
+        /// for presigned upload URLs carry credentials).
+        server: Option<String>,
+        /// What failed and why, e.g. `cannot connect to 127.0.0.1:9: connection refused` or
+        /// `request to api.confluent.cloud:443 exceeded the request timeout of 30s`.
+        reason: String,
         /// How many requests were sent for this call.
         attempts: u32,
         /// The underlying error (its URL removed, since presigned URLs carry credentials).
@@ -539,6 +537,7 @@ pub enum Error {
     /// The call's deadline ([`RetryPolicy::deadline`](crate::retry::RetryPolicy::deadline)) passed
     /// before it was over: waiting for the rate-limit gate, in an attempt, or between attempts.
     #[error("{service} {operation}: no answer within the call's deadline of {}{}", seconds(*deadline), attempts_suffix(*attempts))]
+    #[non_exhaustive]
     Deadline {
         /// The service the call went to.
         service: Service,
@@ -551,6 +550,7 @@ pub enum Error {
     },
     /// A success's body was longer than the client accepts.
     #[error("{service} {operation}: the {} response is longer than the limit of {limit} bytes{}", status_phrase(*status), request_id_suffix(request_id.as_deref()))]
+    #[non_exhaustive]
     ResponseTooLarge {
         /// The service that answered.
         service: Service,
@@ -565,6 +565,7 @@ pub enum Error {
     },
     /// A response could not be decoded.
     #[error("{service} {operation}: could not decode the {} response{}", status_phrase(*status), request_id_suffix(request_id.as_deref()))]
+    #[non_exhaustive]
     Decode {
         /// The service that answered.
         service: Service,
@@ -582,6 +583,7 @@ pub enum Error {
     },
     /// The cloud storage behind a presigned URL rejected an archive upload.
     #[error("upload to {} storage failed: {status}{}{}{}", one_line(cloud, 40), code.as_deref().map(|c| format!(" [{}]", one_line(c, 100))).unwrap_or_default(), message.as_deref().map(|m| format!(": {}", one_line(m, 200))).unwrap_or_default(), request_id_suffix(request_id.as_deref()))]
+    #[non_exhaustive]
     Storage {
         /// The cloud the storage belongs to (`AWS`, `GCP`, `AZURE`).
         cloud: String,
@@ -596,7 +598,8 @@ pub enum Error {
     },
     /// Waiting for a plugin version to become READY ended otherwise: it reached FAILED, or the
     /// wait timed out while it was still processing.
-    #[error("plugin version {version_id} {}", wait_phrase(phase, error_message.as_deref(), *timed_out))]
+    #[error("plugin version {} {}", one_line(version_id, 100), wait_phrase(phase, error_message.as_deref(), *timed_out))]
+    #[non_exhaustive]
     Wait {
         /// The version waited for.
         version_id: String,
@@ -607,10 +610,13 @@ pub enum Error {
         /// Whether the wait ran out of time (as opposed to reaching a failed state).
         timed_out: bool,
     },
-    /// The one-call version upload failed at `stage`; the cause is the error's `source()`.
+    /// The one-call version upload failed at `stage`. The line ends with the cause's own line
+    /// (the server's status and message, for an API error); the cause itself is the error's
+    /// `source()`.
     ///
     /// `kind()`, `status()`, `request_id()` and the other accessors answer for the cause.
-    #[error("uploading plugin version {version} failed while {stage}{}", cleanup_phrase(created_version_id.as_deref(), cleanup.as_ref()))]
+    #[error("uploading plugin version {} failed while {stage}: {}{}", one_line(version, 100), one_line(&source.to_string(), 1000), cleanup_phrase(created_version_id.as_deref(), cleanup.as_ref()))]
+    #[non_exhaustive]
     Upload {
         /// The version string being published.
         version: String,
@@ -633,6 +639,7 @@ pub enum Error {
     /// The server's answers broke the API's rules (e.g. a paging token that repeats); going on
     /// would loop or return wrong results.
     #[error("{service} {operation}: protocol error: {}", one_line(reason, 300))]
+    #[non_exhaustive]
     Protocol {
         /// The service that answered.
         service: Service,
@@ -644,6 +651,7 @@ pub enum Error {
 }
 
 fn wait_phrase(phase: &str, message: Option<&str>, timed_out: bool) -> String {
+    let phase = one_line(phase, 40);
     if timed_out {
         return format!("was still {phase} when the wait timed out");
     }
@@ -654,7 +662,7 @@ fn wait_phrase(phase: &str, message: Option<&str>, timed_out: bool) -> String {
 }
 
 fn cleanup_phrase(version_id: Option<&str>, cleanup: Option<&Cleanup>) -> String {
-    let Some(id) = version_id else {
+    let Some(id) = version_id.map(|id| one_line(id, 100)) else {
         return String::new();
     };
     match cleanup {
@@ -719,17 +727,9 @@ fn seconds(duration: Duration) -> String {
     format!("{}s", duration.as_secs_f64().ceil() as u64)
 }
 
-fn transport_phrase(timeout: bool) -> &'static str {
-    if timeout {
-        "request timed out"
-    } else {
-        "request failed"
-    }
-}
-
 fn attempts_suffix(attempts: u32) -> String {
     if attempts > 1 {
-        format!(" after {attempts} attempts")
+        format!(" ({attempts} attempts)")
     } else {
         String::new()
     }
@@ -751,23 +751,6 @@ impl Error {
         Error::InvalidArgument {
             field: field.into(),
             reason: reason.into(),
-        }
-    }
-
-    /// The error for a request that failed in transport, its URL removed (presigned URLs carry
-    /// credentials).
-    pub(crate) fn transport(
-        service: Service,
-        operation: &'static str,
-        attempts: u32,
-        source: reqwest::Error,
-    ) -> Self {
-        Error::Transport {
-            service,
-            operation,
-            timeout: source.is_timeout(),
-            attempts,
-            source: source.without_url(),
         }
     }
 
@@ -1017,6 +1000,23 @@ mod tests {
             br#"{"code":" \n ","error":"exists"}"#,
         );
         assert_eq!(err.to_string(), "golem unknown: 409 Conflict: exists");
+    }
+
+    #[test]
+    fn protocol_errors_display_on_one_line() {
+        let err = Error::protocol(
+            Service::Confluent,
+            "list_ccpm_v1_custom_connect_plugins",
+            "first line\nsecond line",
+        );
+        assert_eq!(err.kind(), ErrorKind::Protocol);
+        assert_eq!(
+            err.to_string(),
+            "confluent list_ccpm_v1_custom_connect_plugins: protocol error: first line second line"
+        );
+        assert!(!err.is_retryable());
+        assert_eq!(err.status(), None);
+        assert_eq!(err.attempts(), 0);
     }
 
     #[test]

@@ -147,7 +147,7 @@ async fn uploads_to_every_cloud_reach_ready() {
         let seen = phases.clone();
         let version = upload(&env, plugin.id.as_str(), "v1.0.0", file)
             .on_progress(move |e| {
-                if let cloud_plugin_sdk::confluent::UploadEvent::PhaseChanged { phase } = e {
+                if let cloud_plugin_sdk::confluent::UploadEvent::PhaseChanged { phase, .. } = e {
                     seen.lock().unwrap().push(phase);
                 }
             })

@@ -61,14 +61,15 @@ async fn full_lifecycle() {
     assert_eq!(err.kind(), ErrorKind::NotFound);
     assert_eq!(err.code(), Some("PLUGIN_REGISTRATION_NOT_FOUND"));
     assert!(golem.plugins().get_opt(created.id).await.unwrap().is_none());
-    assert!(
-        golem
-            .plugins()
-            .delete_if_exists(created.id)
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(!golem.plugins().delete_if_exists(created.id).await.unwrap());
+
+    // A plugin that exists is deleted, and the call says so.
+    let second = plugins
+        .create(&NewPlugin::oplog_processor("audit", "2.0.0", component, 2))
+        .await
+        .unwrap();
+    assert!(golem.plugins().delete_if_exists(second.id).await.unwrap());
+    assert!(golem.plugins().get_opt(second.id).await.unwrap().is_none());
 }
 
 #[tokio::test]

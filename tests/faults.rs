@@ -159,9 +159,12 @@ async fn rate_limits_in_every_retry_after_form() {
                     let err = result.unwrap_err();
                     assert_eq!(err.kind(), ErrorKind::RateLimited, "{label}");
                     assert_eq!(count(&server).await, 1, "{label}");
-                    assert!(elapsed < Duration::from_secs(1), "{label}: {elapsed:?}");
+                    // Refused at once, not slept on.
+                    assert!(elapsed < Duration::from_secs(10), "{label}: {elapsed:?}");
                 }
-                assert!(elapsed < Duration::from_secs(3), "{label}: {elapsed:?}");
+                // No wait beyond the one asked for (one second at most), with room for a loaded
+                // machine; the cap would be a minute.
+                assert!(elapsed < Duration::from_secs(10), "{label}: {elapsed:?}");
             }
         }
     }
@@ -282,7 +285,12 @@ async fn slower_than_the_timeout() {
             assert!(err.is_timeout());
             let expected = if call == Call::Create { 1 } else { 4 };
             assert_eq!(count(&server).await, expected, "{label}");
-            assert!(started.elapsed() < Duration::from_secs(3), "{label}");
+            // Four attempts cut off by the 300 ms timeout, not four answers of 2 s each.
+            assert!(
+                started.elapsed() < Duration::from_secs(6),
+                "{label}: {:?}",
+                started.elapsed()
+            );
         }
     }
 }

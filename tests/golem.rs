@@ -157,7 +157,7 @@ async fn get_and_delete_by_id() {
 }
 
 #[tokio::test]
-async fn get_opt_and_delete_if_exists_treat_404_as_none() {
+async fn get_opt_and_delete_if_exists_treat_404_as_absent() {
     let (server, client) = setup().await;
     let body = r#"{"code":"PLUGIN_REGISTRATION_NOT_FOUND","error":"Registered plugin not found for id x"}"#;
     Mock::given(path(format!("/v1/plugins/{PLUGIN}")))
@@ -174,12 +174,11 @@ async fn get_opt_and_delete_if_exists_treat_404_as_none() {
             .is_none()
     );
     assert!(
-        client
+        !client
             .plugins()
             .delete_if_exists(plugin_id())
             .await
             .unwrap()
-            .is_none()
     );
 }
 
@@ -552,7 +551,8 @@ mod retries_through_the_client {
         let plugin = client.plugins().get(plugin_id()).await.unwrap();
         let elapsed = started.elapsed();
         assert!(elapsed >= Duration::from_millis(950), "{elapsed:?}");
-        assert!(elapsed < Duration::from_secs(3), "{elapsed:?}");
+        // The one second asked for, not the cap of a minute (with room for a loaded machine).
+        assert!(elapsed < Duration::from_secs(8), "{elapsed:?}");
         assert_eq!(plugin.attempts(), 2);
         let requests = server.received_requests().await.unwrap();
         assert_eq!(requests.len(), 2);
@@ -589,7 +589,8 @@ mod retries_through_the_client {
             .create(&NewPlugin::oplog_processor("n", "1", uuid::Uuid::nil(), 0))
             .await
             .unwrap_err();
-        assert!(started.elapsed() < Duration::from_secs(1));
+        // Refused at once: the hour asked for is beyond the cap.
+        assert!(started.elapsed() < Duration::from_secs(10));
         assert_eq!(err.kind(), ErrorKind::RateLimited);
         assert!(err.is_rate_limited() && err.is_retryable());
         assert_eq!(err.retry_after(), Some(Duration::from_secs(3600)));
@@ -631,7 +632,7 @@ mod retries_through_the_client {
         assert_eq!(posts, 1, "a create must reach the server once");
         let err = client.plugins().get(plugin_id()).await.unwrap_err();
         assert_eq!(err.attempts(), 4);
-        assert!(err.to_string().contains("after 4 attempts"), "{err}");
+        assert!(err.to_string().ends_with(" (4 attempts)"), "{err}");
         assert_eq!(server.received_requests().await.unwrap().len(), 1 + 4);
     }
 

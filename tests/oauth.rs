@@ -425,7 +425,7 @@ async fn an_identity_provider_that_is_down_is_a_typed_error_after_bounded_retrie
         text.contains("answered 503 Service Unavailable [temporarily_unavailable]"),
         "{text}"
     );
-    assert!(text.ends_with("after 3 attempts"), "{text}");
+    assert!(text.ends_with("(3 attempts)"), "{text}");
     assert_eq!(fake.token_requests(), (3, 0));
     // No API request went out.
     assert_eq!(fake.received_requests().await, 3);

@@ -165,6 +165,16 @@ fn upload(
         .wait_until_ready(Duration::from_secs(5))
 }
 
+/// Uploads an archive of `len` bytes with the defaults of [`upload`]; the upload must fail.
+async fn failed_upload(setup: &Api, len: usize) -> Error {
+    upload(
+        &versions(&setup.api),
+        Archive::from_bytes("c.zip", zip(len)).unwrap(),
+    )
+    .await
+    .unwrap_err()
+}
+
 #[tokio::test]
 async fn aws_multipart_post_with_every_field_then_the_file() {
     let setup = api("AWS", vec![("READY", None)]).await;
@@ -316,7 +326,7 @@ async fn a_large_file_is_streamed_in_chunks_with_a_known_length() {
     let seen = progress.clone();
     upload(&versions(&setup.api), archive)
         .on_progress(move |e| {
-            if let UploadEvent::Uploading { sent, total } = e {
+            if let UploadEvent::Uploading { sent, total, .. } = e {
                 seen.lock().unwrap().push((sent, total));
             }
         })
@@ -385,12 +395,7 @@ async fn storage_xml_errors_become_typed_errors() {
             )
             .mount(&setup.storage)
             .await;
-        let err = upload(
-            &versions(&setup.api),
-            Archive::from_bytes("c.zip", zip(100)).unwrap(),
-        )
-        .await
-        .unwrap_err();
+        let err = failed_upload(&setup, 100).await;
         assert_eq!(err.upload_stage(), Some(UploadStage::Uploading), "{cloud}");
         assert_eq!(err.kind(), ErrorKind::Storage, "{cloud}");
         assert_eq!(err.code(), Some(code), "{cloud}");
@@ -455,12 +460,7 @@ async fn an_expired_url_is_fetched_anew_once() {
         ))
         .mount(&setup.storage)
         .await;
-    let err = upload(
-        &versions(&setup.api),
-        Archive::from_bytes("c.zip", zip(100)).unwrap(),
-    )
-    .await
-    .unwrap_err();
+    let err = failed_upload(&setup, 100).await;
     assert_eq!(err.code(), Some("ExpiredToken"));
     assert_eq!(
         requests(&setup.api, "POST", "/presigned-upload-url")
@@ -516,13 +516,26 @@ async fn polls_to_ready_reporting_events_in_order() {
         ["cloud", "url", "bytes", "uploaded", "created", "phase"],
         "{kinds:?}"
     );
-    assert_eq!(
-        events.last(),
-        Some(&UploadEvent::PhaseChanged {
-            phase: Phase::Ready
-        })
+    assert!(
+        matches!(
+            events.last(),
+            Some(UploadEvent::PhaseChanged {
+                phase: Phase::Ready,
+                ..
+            })
+        ),
+        "{events:?}"
     );
-    assert_eq!(events[0], UploadEvent::CloudResolved { cloud: Cloud::Gcp });
+    assert!(
+        matches!(
+            &events[0],
+            UploadEvent::CloudResolved {
+                cloud: Cloud::Gcp,
+                ..
+            }
+        ),
+        "{events:?}"
+    );
 }
 
 #[tokio::test]
@@ -542,12 +555,7 @@ async fn a_failed_version_is_an_error_with_its_message_and_is_cleaned_up() {
         .respond_with(ResponseTemplate::new(200))
         .mount(&setup.storage)
         .await;
-    let err = upload(
-        &versions(&setup.api),
-        Archive::from_bytes("c.zip", zip(200)).unwrap(),
-    )
-    .await
-    .unwrap_err();
+    let err = failed_upload(&setup, 200).await;
     assert_eq!(err.kind(), ErrorKind::Wait);
     assert_eq!(err.upload_stage(), Some(UploadStage::WaitingForReady));
     match &err {
@@ -607,7 +615,7 @@ async fn the_wait_is_bounded_and_keeps_a_version_still_processing() {
         .unwrap_err();
     let elapsed = started.elapsed();
     assert!(
-        elapsed >= Duration::from_millis(300) && elapsed < Duration::from_secs(2),
+        elapsed >= Duration::from_millis(300) && elapsed < Duration::from_secs(10),
         "{elapsed:?}"
     );
     match &err {
@@ -776,11 +784,20 @@ async fn dropping_the_call_stops_the_upload() {
             .cloud(Cloud::Gcp)
             .into_future(),
     );
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Once the archive is flowing, the call is dropped.
+    let started = Instant::now();
+    while received.load(Ordering::SeqCst) == 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the upload never started"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     task.abort();
     let _ = task.await;
-    // The connection closes and far from everything was sent.
-    let deadline = Instant::now() + Duration::from_secs(2);
+    // The connection closes (once the storage has read what the sockets still hold) and far
+    // from everything was sent.
+    let deadline = Instant::now() + Duration::from_secs(30);
     while closed.load(Ordering::SeqCst) == 0 && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -798,3 +815,79 @@ async fn dropping_the_call_stops_the_upload() {
 }
 
 use std::future::IntoFuture as _;
+
+#[tokio::test]
+async fn a_version_the_api_refuses_says_why_in_one_line() {
+    let setup = api("GCP", vec![("READY", None)]).await;
+    Mock::given(method("PUT"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&setup.storage)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(format!("/ccpm/v1/plugins/{PLUGIN}/versions")))
+        .respond_with(
+            ResponseTemplate::new(409)
+                .insert_header("x-request-id", "req-409")
+                .set_body_json(json!({"errors": [{"status": "409", "code": "conflict",
+                    "detail": "Plugin version 1.0.0 already exists"}]})),
+        )
+        .with_priority(1)
+        .mount(&setup.api)
+        .await;
+    let err = failed_upload(&setup, 200).await;
+    assert_eq!(err.upload_stage(), Some(UploadStage::CreatingVersion));
+    assert_eq!(err.kind(), ErrorKind::Conflict);
+    let cause = "confluent create_ccpm_v1_custom_connect_plugin_version: 409 Conflict [conflict]: \
+                 Plugin version 1.0.0 already exists (request id req-409)";
+    assert_eq!(
+        err.to_string(),
+        format!("uploading plugin version 1.0.0 failed while creating the version: {cause}")
+    );
+    // The cause is still the error's source, for callers that walk the chain.
+    let source = std::error::Error::source(&err).expect("the cause");
+    assert_eq!(source.to_string(), cause);
+    assert_eq!(err.request_id(), Some("req-409"));
+}
+
+#[tokio::test]
+async fn a_storage_that_cannot_be_reached_is_named_by_host_and_port_only() {
+    let setup = api("GCP", vec![("READY", None)]).await;
+    // The presigned URL points at a port nothing listens on.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = closed.local_addr().unwrap();
+    drop(closed);
+    Mock::given(method("POST"))
+        .and(path("/ccpm/v1/presigned-upload-url"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({
+            "api_version": "ccpm/v1", "kind": "PresignedUrl", "cloud": "GCP",
+            "content_format": "ZIP", "upload_id": "upl-1",
+            "upload_url": format!("http://{address}/bucket/upl-1?X-Goog-Signature=secret-signature"),
+            "environment": {"id": ENV}})))
+        .with_priority(1)
+        .mount(&setup.api)
+        .await;
+    let err = failed_upload(&setup, 200).await;
+    assert_eq!(err.upload_stage(), Some(UploadStage::Uploading));
+    assert_eq!(err.kind(), ErrorKind::Transport);
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "uploading plugin version 1.0.0 failed while uploading the archive: \
+             storage upload: cannot connect to {address}: connection refused"
+        )
+    );
+    match err.cause() {
+        Error::Transport { server, .. } => {
+            assert_eq!(server.as_deref(), Some(&*address.to_string()))
+        }
+        other => panic!("{other:?}"),
+    }
+    let mut shown = format!("{err} {err:?}");
+    let mut source = std::error::Error::source(&err);
+    while let Some(cause) = source {
+        shown.push_str(&format!(" {cause} {cause:?}"));
+        source = cause.source();
+    }
+    assert!(!shown.contains("secret-signature"), "{shown}");
+    assert!(!shown.contains("/bucket/"), "{shown}");
+}

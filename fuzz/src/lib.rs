@@ -17,12 +17,31 @@ pub fn status_and_body(data: &[u8]) -> Option<(StatusCode, &[u8])> {
     Some((status, body))
 }
 
-/// `true` when the text has no line break, tab or other control character: only plain spaces
-/// separate words.
+/// `true` when the text has no line break, tab or other control character (only plain spaces
+/// separate words) and no invisible Unicode format character (bidi controls, zero-width
+/// characters, byte-order marks, tags).
 pub fn is_one_line(text: &str) -> bool {
-    !text
-        .chars()
-        .any(|c| c.is_control() || (c.is_whitespace() && c != ' '))
+    !text.chars().any(|c| {
+        c.is_control()
+            || (c.is_whitespace() && c != ' ')
+            || matches!(
+                c,
+                '\u{ad}'
+                    | '\u{600}'..='\u{605}'
+                    | '\u{61c}'
+                    | '\u{6dd}'
+                    | '\u{70f}'
+                    | '\u{180e}'
+                    | '\u{200b}'..='\u{200f}'
+                    | '\u{202a}'..='\u{202e}'
+                    | '\u{2060}'..='\u{2064}'
+                    | '\u{2066}'..='\u{206f}'
+                    | '\u{feff}'
+                    | '\u{fff9}'..='\u{fffb}'
+                    | '\u{e0001}'
+                    | '\u{e0020}'..='\u{e007f}'
+            )
+    })
 }
 
 /// Decodes an error response of `service` and checks what must hold for any input.

@@ -18,7 +18,8 @@ use reqwest::StatusCode;
 use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE};
 
 use super::ContentFormat;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Service};
+use crate::transport::{Limits, Transport, transport_error};
 
 /// The largest archive accepted (1 GiB, the limit Confluent's own CLI enforces).
 pub const MAX_ARCHIVE_BYTES: u64 = 1 << 30;
@@ -226,9 +227,10 @@ pub(crate) struct UploadTarget<'a> {
     pub(crate) form_data: &'a BTreeMap<String, String>,
 }
 
-/// Uploads `archive` to the storage. Returns the storage's status on success.
+/// Uploads `archive` through `transport`'s HTTP client (without its credentials) to the storage.
+/// Returns the storage's status on success.
 pub(crate) async fn upload(
-    http: &reqwest::Client,
+    transport: &Transport,
     target: &UploadTarget<'_>,
     archive: &Archive,
     timeout: Duration,
@@ -243,6 +245,7 @@ pub(crate) async fn upload(
             "the presigned URL must be http(s)",
         ));
     }
+    let http = &transport.http;
     let cloud = target.cloud.to_ascii_uppercase();
     let file = archive.chunks().await?;
     let counted = Counted {
@@ -285,11 +288,14 @@ pub(crate) async fn upload(
             ));
         }
     };
-    let response = request
-        .timeout(timeout)
-        .send()
-        .await
-        .map_err(storage_transport_error)?;
+    let response = request.timeout(timeout).send().await.map_err(|source| {
+        // The error keeps only the storage's host and port: the URL carries the signature.
+        let limits = Limits {
+            request: Some(("upload", timeout)),
+            connect: transport.limits.connect,
+        };
+        transport_error(Service::Storage, "upload", 1, source, limits)
+    })?;
     let status = response.status();
     if status.is_success() {
         return Ok(status);
@@ -297,17 +303,6 @@ pub(crate) async fn upload(
     let headers = response.headers().clone();
     let body = crate::body::read_error_body(response).await;
     Err(storage_error(&cloud, status, &headers, &body))
-}
-
-fn storage_transport_error(source: reqwest::Error) -> Error {
-    Error::Transport {
-        service: crate::error::Service::Storage,
-        operation: "upload",
-        timeout: source.is_timeout(),
-        attempts: 1,
-        // The URL carries the presigned signature: never keep it in an error.
-        source: source.without_url(),
-    }
 }
 
 /// The multipart text before and after the file's bytes. Field names and values come from the
@@ -345,14 +340,15 @@ fn multipart_frame(
     Ok((Bytes::from(head), Bytes::from(tail)))
 }
 
-/// Reads the text of the first `<tag>...</tag>` in an XML error body.
+/// Reads the text of the first `<tag>...</tag>` in an XML error body, as sent (the error's
+/// `Display` makes it printable).
 fn xml_text(body: &str, tag: &str) -> Option<String> {
     let open = format!("<{tag}>");
     let close = format!("</{tag}>");
     let start = body.find(&open)? + open.len();
     let end = body[start..].find(&close)? + start;
     let text = body[start..end].trim();
-    (!text.is_empty()).then(|| crate::error::one_line(&unescape_xml(text), 500))
+    (!text.is_empty()).then(|| unescape_xml(text))
 }
 
 fn unescape_xml(text: &str) -> String {

@@ -318,7 +318,7 @@ impl UploadVersion {
         cloud: &Cloud,
     ) -> std::result::Result<String, (UploadStage, Error)> {
         let env = self.versions.env();
-        let http = &env.client().transport().http;
+        let transport = env.client().transport();
         let mut renewed = false;
         loop {
             let presigned = env
@@ -359,7 +359,14 @@ impl UploadVersion {
                 url: upload_url,
                 form_data: &presigned.form_fields(),
             };
-            match storage::upload(http, &target, &self.archive, self.upload_timeout, progress).await
+            match storage::upload(
+                transport,
+                &target,
+                &self.archive,
+                self.upload_timeout,
+                progress,
+            )
+            .await
             {
                 Ok(_) => {
                     self.emit(UploadEvent::Uploaded {

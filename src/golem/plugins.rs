@@ -122,8 +122,9 @@ impl Plugins {
             .await
     }
 
-    /// Deletes a plugin, treating one that is already gone (404) as done: `None`.
-    pub async fn delete_if_exists(&self, id: PluginId) -> Result<Option<Response<Plugin>>> {
-        not_found_as_none(self.delete(id).await)
+    /// Deletes a plugin, treating one that is already gone (404) as done. Returns `true` when
+    /// this call deleted it, `false` when it did not exist.
+    pub async fn delete_if_exists(&self, id: PluginId) -> Result<bool> {
+        Ok(not_found_as_none(self.delete(id).await)?.is_some())
     }
 }

@@ -159,17 +159,16 @@ pub(crate) fn random_hex(len: usize) -> String {
     random_from(b"0123456789abcdef", len)
 }
 
+/// Everything but the RFC 3986 unreserved characters (`A-Z a-z 0-9 - . _ ~`).
+const QUERY_COMPONENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
 /// Percent-encodes a query-string component (everything except RFC 3986 unreserved characters).
 pub(crate) fn encode_query(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for byte in value.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
+    percent_encoding::utf8_percent_encode(value, QUERY_COMPONENT).to_string()
 }
 
 /// Escapes text for inclusion in an XML element.
@@ -200,26 +199,10 @@ pub(crate) fn now_rfc3339() -> String {
 
 /// The standard reason phrase of a status code, for error titles and plain-text bodies.
 pub(crate) fn reason_phrase(status: u16) -> &'static str {
-    match status {
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        408 => "Request Timeout",
-        409 => "Conflict",
-        410 => "Gone",
-        413 => "Payload Too Large",
-        415 => "Unsupported Media Type",
-        422 => "Unprocessable Entity",
-        429 => "Too Many Requests",
-        500 => "Internal Server Error",
-        501 => "Not Implemented",
-        502 => "Bad Gateway",
-        503 => "Service Unavailable",
-        504 => "Gateway Timeout",
-        _ => "Error",
-    }
+    http::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|status| status.canonical_reason())
+        .unwrap_or("Error")
 }
 
 /// Decoded name–value pairs of a query string or a form body; the first of a name counts.
@@ -284,6 +267,9 @@ mod tests {
     #[test]
     fn query_encoding_and_ceil() {
         assert_eq!(encode_query("a b/c+d"), "a%20b%2Fc%2Bd");
+        assert_eq!(encode_query("Az09-._~é"), "Az09-._~%C3%A9");
+        assert_eq!(reason_phrase(413), "Payload Too Large");
+        assert_eq!(reason_phrase(599), "Error");
         assert_eq!(ceil_secs(Duration::from_millis(1500)), 2);
         assert_eq!(ceil_secs(Duration::ZERO), 0);
         assert_eq!(ceil_secs(Duration::from_secs(3)), 3);

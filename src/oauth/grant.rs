@@ -265,6 +265,7 @@ impl Grant {
             Err(source) => {
                 let problem = TokenProblem::Transport {
                     timeout: source.is_timeout(),
+                    reason: crate::transport::describe_failure(&source),
                     source: Arc::new(source.without_url()),
                 };
                 return Err(error(problem, None));

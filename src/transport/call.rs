@@ -298,7 +298,7 @@ impl Transport {
             GenError::CommunicationError(source)
             | GenError::InvalidUpgrade(source)
             | GenError::ResponseBodyError(source) => {
-                Error::transport(self.service, operation, attempts, source)
+                super::transport_error(self.service, operation, attempts, source, self.limits)
             }
             GenError::InvalidResponsePayload(body, source) => Error::Decode {
                 service: self.service,

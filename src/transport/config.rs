@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::{Authorization, Transport};
+use super::{Authorization, Limits, Transport};
 use crate::auth::Credentials;
 use crate::body::DEFAULT_MAX_RESPONSE_BYTES;
 use crate::error::{Error, Result, Service};
@@ -91,9 +91,14 @@ impl TransportConfig {
                 "the limit must not be zero",
             ));
         }
+        let mut limits = Limits::default();
         let http = match self.http_client {
             Some(client) => client,
             None => {
+                limits = Limits {
+                    request: self.timeout.map(|limit| ("request", limit)),
+                    connect: self.connect_timeout,
+                };
                 let mut builder = reqwest::Client::builder()
                     .user_agent(
                         self.user_agent
@@ -150,6 +155,7 @@ impl TransportConfig {
             gate: RateLimitGate::new(),
             base_url,
             max_response_bytes: self.max_response_bytes,
+            limits,
         })
     }
 }

@@ -10,10 +10,12 @@
 
 mod call;
 mod config;
+mod failure;
 
 use reqwest::header::{AUTHORIZATION, HeaderValue};
 
 pub(crate) use config::{AuthConfig, TransportConfig, common_builder_methods};
+pub(crate) use failure::{Limits, describe_failure, transport_error};
 
 use crate::error::Service;
 use crate::oauth::TokenSource;
@@ -55,6 +57,8 @@ pub(crate) struct Transport {
     pub(crate) base_url: String,
     /// The largest success body read.
     pub(crate) max_response_bytes: u64,
+    /// The time limits of `http`, for error messages (unknown for a caller-built client).
+    pub(crate) limits: Limits,
 }
 
 impl std::fmt::Debug for Transport {

@@ -92,14 +92,12 @@ pub fn asctime_date(time: SystemTime) -> String {
 }
 
 /// A whole second between 0.5 s and 1.5 s from now, so the wait a date asks for is measurable.
-pub fn date_about_one_second_ahead() -> (SystemTime, Duration) {
-    let now = SystemTime::now();
-    let since_epoch = now
+pub fn date_about_one_second_ahead() -> SystemTime {
+    let since_epoch = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .expect("clock after 1970");
-    let target = Duration::from_secs((since_epoch + Duration::from_millis(1500)).as_secs());
-    let target_time = SystemTime::UNIX_EPOCH + target;
-    (target_time, target - since_epoch)
+    SystemTime::UNIX_EPOCH
+        + Duration::from_secs((since_epoch + Duration::from_millis(1500)).as_secs())
 }
 
 /// How a raw test server treats each connection after reading a request head.
@@ -143,6 +141,16 @@ pub async fn raw_server(behavior: RawBehavior) -> (SocketAddr, Arc<AtomicUsize>)
         }
     });
     (address, count)
+}
+
+/// Waits until `count` reaches `expected` (the server counts a request once it has read its head,
+/// which on a loaded machine may be a while after the client gave up on it), then checks it.
+pub async fn assert_count_reaches(count: &AtomicUsize, expected: usize) {
+    let started = std::time::Instant::now();
+    while count.load(Ordering::SeqCst) < expected && started.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(count.load(Ordering::SeqCst), expected);
 }
 
 /// A loopback port on which nothing listens (the listener is bound, then dropped).

@@ -5,5 +5,4 @@ mod common;
 mod gate;
 mod properties;
 mod server_waits;
-mod tracing_events;
 mod transport;
