@@ -133,10 +133,10 @@ async fn publish(
             }
             UploadEvent::PhaseChanged { phase, .. } => progress.set_message(format!("{phase}")),
             UploadEvent::UrlExpired => progress.set_message("URL expired, asking for a new one"),
-            UploadEvent::ExistingVersion { id, phase } => {
+            UploadEvent::ExistingVersion { id, phase, .. } => {
                 progress.set_message(format!("found version {id}: {phase}"))
             }
-            UploadEvent::FailedVersionDeleted { id } => {
+            UploadEvent::FailedVersionDeleted { id, .. } => {
                 progress.set_message(format!("deleted FAILED version {id}"))
             }
             _ => {}

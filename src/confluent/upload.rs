@@ -32,16 +32,19 @@ const PENDING_UPLOAD_ID: &str = "pending";
 #[non_exhaustive]
 pub enum UploadEvent {
     /// The cloud the plugin stores its archives in is known.
+    #[non_exhaustive]
     CloudResolved {
         /// The plugin's cloud.
         cloud: Cloud,
     },
     /// A presigned URL was issued (again, after an expired one).
+    #[non_exhaustive]
     UrlIssued {
         /// The id the version will reference.
         upload_id: String,
     },
     /// Archive bytes sent so far.
+    #[non_exhaustive]
     Uploading {
         /// Bytes sent.
         sent: u64,
@@ -51,11 +54,13 @@ pub enum UploadEvent {
     /// The storage rejected the URL as expired; a new one is requested once.
     UrlExpired,
     /// The storage accepted the whole archive.
+    #[non_exhaustive]
     Uploaded {
         /// Bytes in the archive.
         bytes: u64,
     },
     /// The version exists.
+    #[non_exhaustive]
     VersionCreated {
         /// Its id.
         id: PluginVersionId,
@@ -63,11 +68,13 @@ pub enum UploadEvent {
         phase: Phase,
     },
     /// The version's phase changed while waiting.
+    #[non_exhaustive]
     PhaseChanged {
         /// The new phase.
         phase: Phase,
     },
     /// [`ensure`](UploadVersion::ensure) found a version with the same version string.
+    #[non_exhaustive]
     ExistingVersion {
         /// Its id.
         id: PluginVersionId,
@@ -76,6 +83,7 @@ pub enum UploadEvent {
     },
     /// [`ensure`](UploadVersion::ensure) deleted a FAILED version with the same version string,
     /// to publish it again.
+    #[non_exhaustive]
     FailedVersionDeleted {
         /// Its id.
         id: PluginVersionId,
