@@ -101,7 +101,7 @@ impl Engine<'_> {
                 None
             };
             let spare = if attempts.attempts < retries {
-                request.try_clone()
+                copy_request(&request)
             } else {
                 None
             };
@@ -262,4 +262,70 @@ pub(crate) fn rerun_delay(
         .time_left()
         .is_none_or(|left| delay < left)
         .then_some(delay)
+}
+
+/// A copy of `request` for another attempt; `None` when its body is a stream.
+///
+/// Made field by field: `Request::try_clone` builds an extension map for every copy, even of a
+/// request without a timeout, and every call makes a copy while a retry may follow.
+fn copy_request(request: &reqwest::Request) -> Option<reqwest::Request> {
+    let body = match request.body() {
+        Some(body) => Some(reqwest::Body::from(bytes::Bytes::copy_from_slice(
+            body.as_bytes()?,
+        ))),
+        None => None,
+    };
+    let mut copy = reqwest::Request::new(request.method().clone(), request.url().clone());
+    *copy.headers_mut() = request.headers().clone();
+    *copy.version_mut() = request.version();
+    // The timeout is the one extension a request can be given through reqwest's public API.
+    if let Some(timeout) = request.timeout() {
+        *copy.timeout_mut() = Some(*timeout);
+    }
+    *copy.body_mut() = body;
+    Some(copy)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn request_copies_keep_everything_but_a_stream() {
+        let url = reqwest::Url::parse("https://api.example.com/v1/plugins/p%2F1?x=1").unwrap();
+        let mut request = reqwest::Request::new(Method::DELETE, url.clone());
+        request
+            .headers_mut()
+            .append("x-many", reqwest::header::HeaderValue::from_static("1"));
+        request
+            .headers_mut()
+            .append("x-many", reqwest::header::HeaderValue::from_static("2"));
+        *request.version_mut() = reqwest::Version::HTTP_2;
+        *request.timeout_mut() = Some(Duration::from_millis(1500));
+        let copy = copy_request(&request).expect("a bodiless request can be copied");
+        assert_eq!(copy.method(), Method::DELETE);
+        assert_eq!(copy.url(), &url);
+        assert_eq!(copy.headers(), request.headers());
+        assert_eq!(copy.version(), reqwest::Version::HTTP_2);
+        assert_eq!(copy.timeout(), Some(&Duration::from_millis(1500)));
+        assert!(copy.body().is_none());
+
+        let plain = reqwest::Request::new(Method::GET, url.clone());
+        assert_eq!(copy_request(&plain).expect("copy").timeout(), None);
+
+        let mut with_bytes = reqwest::Request::new(Method::POST, url.clone());
+        *with_bytes.body_mut() = Some(reqwest::Body::from("{\"a\":1}"));
+        let copy = copy_request(&with_bytes).expect("bytes can be copied");
+        assert_eq!(
+            copy.body().and_then(reqwest::Body::as_bytes),
+            Some(&b"{\"a\":1}"[..])
+        );
+
+        let mut streamed = reqwest::Request::new(Method::POST, url);
+        *streamed.body_mut() = Some(reqwest::Body::wrap_stream(futures::stream::iter(vec![
+            Ok::<_, std::io::Error>(bytes::Bytes::from_static(b"chunk")),
+        ])));
+        assert!(copy_request(&streamed).is_none());
+    }
 }
