@@ -51,7 +51,6 @@ mod versions;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-pub use storage::{Archive, MAX_ARCHIVE_BYTES};
 pub use generated::types::{
     ConnectorClass, EnvironmentId, EnvironmentRef, ListMeta, NewPlugin, NewPluginVersion,
     NewPresignedUpload, ObjectMeta, Plugin, PluginId, PluginPage, PluginSpec, PluginSpecUpdate,
@@ -62,6 +61,7 @@ pub use list::ListPlugins;
 pub use open_enum::{Cloud, ConnectorType, ContentFormat, Phase, UploadLocation};
 pub use page::next_page_token;
 pub use plugins::Plugins;
+pub use storage::{Archive, MAX_ARCHIVE_BYTES};
 pub use upload::{
     DEFAULT_POLL_INTERVAL, DEFAULT_READY_TIMEOUT, DEFAULT_UPLOAD_TIMEOUT, UploadEvent,
     UploadVersion,

@@ -8,13 +8,13 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::storage::{self, Archive, UploadTarget};
 use super::versions::PluginVersions;
 use super::{
     Cloud, ConnectorClass, ConnectorType, NewPluginVersion, Phase, PluginVersion, PluginVersionId,
 };
 use crate::error::{Cleanup, Error, Result, UploadStage};
 use crate::response::Response;
-use super::storage::{self, Archive, UploadTarget};
 
 /// Default time allowed for the archive upload itself (large archives on slow links).
 pub const DEFAULT_UPLOAD_TIMEOUT: Duration = Duration::from_secs(20 * 60);

@@ -40,16 +40,41 @@ impl<'a> MakeWriter<'a> for Captured {
     }
 }
 
-#[tokio::test]
-async fn retry_events_carry_the_facts_and_no_secrets() {
+/// A subscriber capturing the retry engine's debug events of the calling thread, installed
+/// until the returned guard is dropped. The test runs on a current-thread runtime, so a
+/// thread-local default sees every event.
+fn capture() -> (Captured, Installed) {
     let captured = Captured::default();
     let subscriber = tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::new("cloud_plugin_sdk::retry=debug"))
         .with_writer(captured.clone())
         .with_ansi(false)
         .finish();
-    // The test runs on a current-thread runtime, so a thread-local default sees every event.
-    let _guard = tracing::subscriber::set_default(subscriber);
+    // While a single subscriber exists, tracing decides whether a callsite is wanted by asking
+    // the default subscriber of the thread that reaches it first; another test's thread, with
+    // none, would switch the engine's events off for good. A second subscriber, kept as long
+    // as the first, makes it ask every live subscriber instead.
+    let other = tracing::Dispatch::new(tracing_subscriber::registry());
+    let guard = tracing::subscriber::set_default(subscriber);
+    tracing::callsite::rebuild_interest_cache();
+    (
+        captured,
+        Installed {
+            _guard: guard,
+            _other: other,
+        },
+    )
+}
+
+/// Keeps a captured subscriber installed.
+struct Installed {
+    _guard: tracing::subscriber::DefaultGuard,
+    _other: tracing::Dispatch,
+}
+
+#[tokio::test]
+async fn retry_events_carry_the_facts_and_no_secrets() {
+    let (captured, _installed) = capture();
 
     let server = MockServer::start().await;
     Mock::given(method("GET"))
@@ -127,13 +152,7 @@ async fn retry_events_carry_the_facts_and_no_secrets() {
 
 #[tokio::test]
 async fn give_up_events_name_the_reason() {
-    let captured = Captured::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::new("cloud_plugin_sdk::retry=debug"))
-        .with_writer(captured.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (captured, _installed) = capture();
 
     let server = MockServer::start().await;
     Mock::given(method("GET"))
