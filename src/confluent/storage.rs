@@ -24,7 +24,10 @@ use crate::error::{Error, Result};
 pub const MAX_ARCHIVE_BYTES: u64 = 1 << 30;
 
 const ZIP_MAGIC: &[u8; 4] = b"PK\x03\x04";
-const CHUNK: usize = 64 * 1024;
+/// The archive is read and sent in pieces of this size. A file is read through tokio's blocking
+/// pool, one hand-off per piece, so the piece must be large enough for the hand-offs not to
+/// dominate the upload, and small enough to keep memory flat.
+const CHUNK: usize = 256 * 1024;
 
 /// The MIME type the storage expects for an archive format.
 fn mime_type(format: &ContentFormat) -> &'static str {

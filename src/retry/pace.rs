@@ -26,12 +26,12 @@ const CATCH_UP_SLOTS: f64 = 1.0;
 /// Growth of the rate per second while requests queue for it: slow, so that capacity the server
 /// adds is found without provoking refusals.
 const STEADY_GROWTH: f64 = 0.04;
-/// Growth per second while the server keeps reporting a full limit (fourfold per second).
-const FAST_GROWTH: f64 = 2.0 * LN_2;
-/// Growth per second after a first refusal whose first probe was admitted, that is a server
-/// refilling continuously at more than the first estimate, until the next refusal (twofold per
-/// second).
-const RAMP_GROWTH: f64 = LN_2;
+/// Growth per second while the server keeps reporting a full limit: sixteenfold, since every
+/// such answer shows capacity going unused and the first one that does not stops it.
+const FAST_GROWTH: f64 = 4.0 * LN_2;
+/// Growth per second after a first refusal whose first probe was admitted (a server refilling
+/// continuously at more than the first estimate), until the next refusal: fourfold, blind.
+const RAMP_GROWTH: f64 = 2.0 * LN_2;
 /// After an empty the rate is set this far below what the server admitted.
 const MARGIN: f64 = 0.95;
 /// No single empty cuts the rate below this share of what it was.
@@ -39,7 +39,7 @@ const MAX_CUT: f64 = 0.85;
 /// The shortest time over which an admitted rate is measured.
 const MIN_SPAN: Duration = Duration::from_millis(500);
 /// Answers in a row reporting a full limit before the rate grows fast.
-const FULL_STREAK: u32 = 3;
+const FULL_STREAK: u32 = 2;
 /// Growth accrues only over the time the pace itself spent, at most this many slots per request.
 const GROWTH_SLOTS: f64 = 2.0;
 /// The slowest pace: one request an hour.
@@ -508,8 +508,8 @@ mod tests {
         }
         let steady = pace.rate();
         assert!(steady > 10.0 && steady < 10.5, "{steady}");
-        // Three answers in a row reporting a full limit of 5.
-        for number in 1..=3 {
+        // Two answers in a row reporting a full limit of 5.
+        for number in 1..=2 {
             pace.admitted(now, number, Some(4), Some(5), false);
         }
         for _ in 0..10 {

@@ -166,9 +166,10 @@ async fn an_exhausted_window_on_a_success_paces_the_others() {
         first_gap + GATE_TOLERANCE >= Duration::from_millis(20),
         "{first_gap:?}"
     );
+    // Ten at one per 20 ms span 180 ms; a late timer lets one catch up.
     let span = arrivals[10].duration_since(arrivals[1]);
     assert!(
-        span >= Duration::from_millis(140),
+        span >= Duration::from_millis(120),
         "ten paced requests in {span:?}"
     );
 }
