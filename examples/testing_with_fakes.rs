@@ -44,7 +44,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     assert_eq!(first.id, second.id);
     println!("register_once is idempotent: {}", first.id);
 
-    // 2. Under a rate limit the client waits what the server asks (Retry-After: 1) and succeeds.
+    // 2. Under a rate limit the client retries within the wait the server names (Retry-After: 1
+    //    is an upper bound; the gate probes once at the pace the limit implies) and succeeds.
     fake.faults().rate_limit(1, Duration::from_secs(1));
     let started = Instant::now();
     let (third, _) = register_once(&golem, account, component).await?;

@@ -416,3 +416,125 @@ async fn refused_connections_are_retried_even_for_creates() {
         }
     }
 }
+
+/// Answers the first request 429 with `Retry-After: 1000000000`, the second (the probe) after
+/// `probe_delay`, every later one at once, all with the success body; records arrival times.
+struct AbsurdOnce {
+    success: String,
+    probe_delay: Duration,
+    arrivals: Arc<std::sync::Mutex<Vec<Instant>>>,
+}
+
+impl wiremock::Respond for AbsurdOnce {
+    fn respond(&self, _: &wiremock::Request) -> ResponseTemplate {
+        let mut arrivals = self.arrivals.lock().expect("arrivals");
+        arrivals.push(Instant::now());
+        match arrivals.len() {
+            1 => ResponseTemplate::new(429).insert_header("retry-after", "1000000000"),
+            n => ResponseTemplate::new(200)
+                .set_body_raw(self.success.clone().into_bytes(), "application/json")
+                .set_delay(if n == 2 {
+                    self.probe_delay
+                } else {
+                    Duration::ZERO
+                }),
+        }
+    }
+}
+
+/// One client of either API, built once so that its calls share its rate-limit gate.
+enum Client {
+    Golem(GolemClient),
+    Confluent(ConfluentClient),
+}
+
+impl Client {
+    fn build(api: Api, base_url: &str, policy: RetryPolicy) -> Client {
+        match api {
+            Api::Golem => Client::Golem(
+                GolemClient::builder()
+                    .base_url(base_url)
+                    .token(TOKEN)
+                    .retry_policy(policy)
+                    .build()
+                    .expect("client"),
+            ),
+            Api::Confluent => Client::Confluent(
+                ConfluentClient::builder()
+                    .base_url(base_url)
+                    .api_key("FAULTKEY", TOKEN)
+                    .retry_policy(policy)
+                    .build()
+                    .expect("client"),
+            ),
+        }
+    }
+
+    /// Gets the plugin.
+    async fn read(&self) -> Result<(), Error> {
+        match self {
+            Client::Golem(golem) => golem.plugins().get(PLUGIN.parse()?).await.map(drop),
+            Client::Confluent(confluent) => confluent
+                .environment("env-1")
+                .plugins()
+                .get("ccp-1")
+                .await
+                .map(drop),
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_absurd_retry_after_locks_a_client_out_for_at_most_its_max_wait() {
+    const MAX_WAIT: Duration = Duration::from_secs(1);
+    const PROBE_DELAY: Duration = Duration::from_millis(300);
+    for &api in APIS {
+        let server = MockServer::start().await;
+        let arrivals = Arc::new(std::sync::Mutex::new(Vec::new()));
+        Mock::given(any())
+            .respond_with(AbsurdOnce {
+                success: success_body(api, Call::Read),
+                probe_delay: PROBE_DELAY,
+                arrivals: Arc::clone(&arrivals),
+            })
+            .mount(&server)
+            .await;
+        let policy = RetryPolicy::standard()
+            .max_wait(MAX_WAIT)
+            .deadline(Some(Duration::from_secs(20)));
+        let client = Client::build(api, &server.uri(), policy);
+        let read = || client.read();
+
+        // The absurd wait is beyond the cap: the call that was told fails at once.
+        let started = Instant::now();
+        let err = read().await.expect_err("rate limited");
+        assert_eq!(err.kind(), ErrorKind::RateLimited, "{api:?}");
+        assert!(started.elapsed() < Duration::from_secs(1), "{api:?}");
+
+        // Three calls right after: the client is held for the cap, not for 31 years; then one
+        // request probes, and the others go only once it has been admitted.
+        let (a, b, c) = tokio::join!(read(), read(), read());
+        assert!(
+            a.is_ok() && b.is_ok() && c.is_ok(),
+            "{api:?}: {a:?} {b:?} {c:?}"
+        );
+        let arrivals = arrivals.lock().expect("arrivals").clone();
+        assert_eq!(arrivals.len(), 4, "{api:?}");
+        let probe_after = arrivals[1].duration_since(arrivals[0]);
+        assert!(
+            probe_after + Duration::from_millis(50) >= MAX_WAIT,
+            "{api:?}: probed {probe_after:?} after the 429"
+        );
+        assert!(
+            probe_after < MAX_WAIT + Duration::from_secs(4),
+            "{api:?}: probed {probe_after:?} after the 429"
+        );
+        for later in &arrivals[2..] {
+            let after_probe = later.duration_since(arrivals[1]);
+            assert!(
+                after_probe + Duration::from_millis(20) >= PROBE_DELAY,
+                "{api:?}: sent {after_probe:?} after the probe, before its answer"
+            );
+        }
+    }
+}

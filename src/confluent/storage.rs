@@ -25,7 +25,10 @@ use crate::transport::{Limits, Transport, transport_error};
 pub const MAX_ARCHIVE_BYTES: u64 = 1 << 30;
 
 const ZIP_MAGIC: &[u8; 4] = b"PK\x03\x04";
-const CHUNK: usize = 64 * 1024;
+/// The archive is read and sent in pieces of this size: large enough that the per-piece costs
+/// (a wake-up of the reader, a write call) do not dominate the upload, small enough to keep the
+/// memory an upload holds flat.
+const CHUNK: usize = 1024 * 1024;
 
 /// The MIME type the storage expects for an archive format.
 fn mime_type(format: &ContentFormat) -> &'static str {
@@ -167,25 +170,56 @@ impl Archive {
                 Ok(Box::pin(stream::iter(parts.collect::<Vec<_>>())))
             }
             ArchiveSource::Path(path) => {
-                let file = tokio::fs::File::open(path).await.map_err(|e| {
+                let file = std::fs::File::open(path).map_err(|e| {
                     Error::invalid("archive", format!("cannot read `{}`: {e}", path.display()))
                 })?;
-                let expected = self.len;
-                let reader = tokio_util::io::ReaderStream::with_capacity(file, CHUNK);
-                // A file that changes size while uploading would send a body that disagrees with
-                // the Content-Length; fail the stream instead.
-                let mut sent = 0u64;
-                Ok(Box::pin(reader.map(move |chunk| {
-                    let chunk = chunk?;
-                    sent += chunk.len() as u64;
-                    if sent > expected {
-                        return Err(std::io::Error::other("the archive grew while uploading"));
-                    }
-                    Ok(chunk)
-                })))
+                Ok(Box::pin(read_ahead(file, self.len)))
             }
         }
     }
+}
+
+/// Pieces read ahead of the upload, waiting to be sent.
+const READ_AHEAD: usize = 2;
+
+/// Streams `file`, `expected` bytes long, in pieces read by one blocking thread a few pieces
+/// ahead of the sending. Each piece is read straight into the buffer that is sent (no second
+/// copy) and reading overlaps sending; dropping the stream stops the reader.
+fn read_ahead(
+    mut file: std::fs::File,
+    expected: u64,
+) -> impl Stream<Item = std::io::Result<Bytes>> + Send {
+    use std::io::Read as _;
+    let (pieces, received) = tokio::sync::mpsc::channel(READ_AHEAD);
+    tokio::task::spawn_blocking(move || {
+        let mut read = 0u64;
+        loop {
+            let mut piece = Vec::with_capacity(CHUNK);
+            // `take` + `read_to_end` fill the spare capacity without zeroing it first.
+            let piece = match (&mut file).take(CHUNK as u64).read_to_end(&mut piece) {
+                Ok(0) => return,
+                Ok(n) => {
+                    read += n as u64;
+                    // A file that grows while uploading would send a body that disagrees with
+                    // the Content-Length; fail the stream instead.
+                    if read > expected {
+                        Err(std::io::Error::other("the archive grew while uploading"))
+                    } else {
+                        Ok(Bytes::from(piece))
+                    }
+                }
+                Err(e) => Err(e),
+            };
+            let last = piece.is_err();
+            if pieces.blocking_send(piece).is_err() || last {
+                // The upload stopped, or failed here.
+                return;
+            }
+        }
+    });
+    stream::unfold(received, |mut received| async move {
+        received.recv().await.map(|piece| (piece, received))
+    })
 }
 
 /// Receives the number of archive bytes sent so far and the total.
@@ -417,6 +451,33 @@ pub(crate) fn is_expired_url_error(err: &Error) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_file_is_read_ahead_in_pieces_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.zip");
+        let bytes: Vec<u8> = (0..CHUNK * 3 + 17).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&path, &bytes).unwrap();
+        let file = std::fs::File::open(&path).unwrap();
+        let pieces: Vec<Bytes> = read_ahead(file, bytes.len() as u64)
+            .map(|piece| piece.unwrap())
+            .collect()
+            .await;
+        assert_eq!(pieces.len(), 4);
+        assert!(pieces.iter().all(|piece| piece.len() <= CHUNK));
+        assert_eq!(pieces.concat(), bytes);
+    }
+
+    #[tokio::test]
+    async fn a_file_longer_than_announced_fails_the_stream() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.zip");
+        std::fs::write(&path, vec![7u8; CHUNK + 10]).unwrap();
+        let file = std::fs::File::open(&path).unwrap();
+        let results: Vec<_> = read_ahead(file, 10).collect().await;
+        assert!(results.first().is_some_and(|first| first.is_err()));
+        assert_eq!(results.len(), 1, "nothing after the error");
+    }
 
     fn zip_bytes(len: usize) -> Vec<u8> {
         let mut v = ZIP_MAGIC.to_vec();

@@ -83,11 +83,21 @@ impl Engine<'_> {
         let method = request.method().clone();
         let limits = WaitLimits::new(self.policy, self.deadline);
         let retries = self.policy.retries();
+        let shared = self.policy.share_rate_limits;
         let mut attempts = Attempts::default();
+        // Attempts that used up a retry: a refused request the gate sent before the time the
+        // server named was the gate's estimate, not the call's attempt.
+        let mut charged = 0;
+        // The call's place in the gate's line, kept by its retries.
+        let mut arrival = None;
         let mut backoff: Option<ExponentialBackoff> = None;
         loop {
-            let ticket = if self.policy.share_rate_limits {
-                match self.gate.wait_turn(&limits, self.label(&method)).await {
+            let ticket = if shared {
+                match self
+                    .gate
+                    .wait_turn(&limits, self.label(&method), &mut arrival)
+                    .await
+                {
                     Ok(ticket) => Some(ticket),
                     Err((give_up, remaining)) => {
                         attempts.give_up = Some(give_up);
@@ -100,25 +110,31 @@ impl Engine<'_> {
             } else {
                 None
             };
-            let spare = if attempts.attempts < retries {
+            let spare = if charged < retries || (shared && retries > 0) {
                 copy_request(&request)
             } else {
                 None
             };
+            let early = ticket.as_ref().is_some_and(Ticket::early);
             attempts.attempts += 1;
             let outcome = self.send(request).await;
-            let Some(retry) = self.settle(&method, &outcome, ticket, &mut attempts) else {
+            let Some(retry) = self.settle(&method, &outcome, ticket, &mut attempts, &limits) else {
                 return (outcome, attempts);
             };
+            // A 429 under the shared gate: the gate learned from it and holds the retry.
+            let gated = shared && retry.reason.status() == Some(429);
+            if !(gated && early) {
+                charged += 1;
+            }
             let response_request_id = match &outcome {
                 Ok(response) => request_id(response.headers()),
                 Err(_) => None,
             };
-            let next = if attempts.attempts > retries {
+            let next = if charged > retries {
                 Err(GiveUp::RetriesExhausted)
             } else if let Some(spare) = spare {
                 let backoff = backoff.get_or_insert_with(|| self.policy.backoff());
-                self.retry_delay(&limits, retry.server_wait, backoff)
+                self.retry_delay(&limits, retry.server_wait, backoff, gated)
                     .map(|delay| (delay, spare))
             } else {
                 Err(GiveUp::BodyNotCloneable)
@@ -136,6 +152,10 @@ impl Engine<'_> {
                     return (outcome, attempts);
                 }
             };
+            let expected = match delay {
+                Some(delay) => delay,
+                None => self.gate.remaining().unwrap_or_default(),
+            };
             tracing::debug!(
                 target: "cloud_plugin_sdk::retry",
                 service = self.service,
@@ -144,13 +164,15 @@ impl Engine<'_> {
                 status = retry.reason.status(),
                 error_kind = retry.reason.error_kind(),
                 attempt = attempts.attempts,
-                delay_ms = super::millis(delay),
+                delay_ms = super::millis(expected),
                 request_id = response_request_id.as_deref(),
                 "retrying request",
             );
             // Release the connection before sleeping rather than holding an unread body.
             drop(outcome);
-            tokio::time::sleep(delay).await;
+            if let Some(delay) = delay {
+                tokio::time::sleep(delay).await;
+            }
             request = spare;
         }
     }
@@ -168,6 +190,7 @@ impl Engine<'_> {
         outcome: &Outcome,
         ticket: Option<Ticket<'_>>,
         attempts: &mut Attempts,
+        limits: &WaitLimits,
     ) -> Option<Retry> {
         attempts.rate_limit = None;
         let view = view(outcome);
@@ -175,7 +198,8 @@ impl Engine<'_> {
             let rate_limit = RateLimit::from_headers(headers);
             attempts.rate_limit = rate_limit;
             if let Some(ticket) = &ticket {
-                self.gate.observe(status, headers, rate_limit, ticket);
+                self.gate
+                    .observe(status, headers, rate_limit, ticket, limits);
             }
         }
         // The request is no longer in flight, whatever happens next.
@@ -191,16 +215,22 @@ impl Engine<'_> {
         retry
     }
 
-    /// The wait before the next attempt, or why there will be none.
+    /// The wait before the next attempt, or why there will be none; `None` when the shared gate
+    /// holds the next attempt instead (`gated`: it learned from a 429 that named a wait).
     fn retry_delay(
         &self,
         limits: &WaitLimits,
         server_wait: Option<std::time::Duration>,
         backoff: &mut ExponentialBackoff,
-    ) -> Result<std::time::Duration, GiveUp> {
+        gated: bool,
+    ) -> Result<Option<std::time::Duration>, GiveUp> {
         if let Some(wait) = server_wait {
             limits.check(wait)?;
-            return Ok(limits.jittered(wait));
+            return Ok(if gated {
+                None
+            } else {
+                Some(limits.jittered(wait))
+            });
         }
         // With no elapsed-time limit the generator always yields; fall back to the ceiling anyway.
         let interval = backoff
@@ -213,7 +243,7 @@ impl Engine<'_> {
                 requested: interval,
             });
         }
-        Ok(interval)
+        Ok(Some(interval))
     }
 
     fn log_give_up(

@@ -1,6 +1,6 @@
 //! The rate-limit state shared by all requests of one client, and the admission of requests.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime};
 
@@ -10,13 +10,12 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use super::outcome::GiveUp;
+use super::pace::{Pace, first_estimate};
 use super::policy::WaitLimits;
 use crate::ratelimit::{RateLimit, requested_wait};
 
 /// Longest pause the gate remembers, so one absurd header cannot block a client for days.
 const MAX_GATE_HOLD: Duration = Duration::from_secs(3600);
-/// How often a request waiting for a probe's answer looks at the gate again, even without news.
-const PROBE_RECHECK: Duration = Duration::from_secs(1);
 
 /// Names a call in the gate's tracing events.
 #[derive(Debug, Clone, Copy)]
@@ -31,13 +30,18 @@ pub(crate) struct CallLabel<'a> {
 
 /// The rate-limit state shared by all requests of one client.
 ///
-/// When a response says the client must not send anything until some moment, the gate remembers
-/// that moment and the engine holds every request of the client until it has passed. It also
-/// keeps the budget of the server's current window, learnt from `X-RateLimit-Remaining` and
-/// `X-RateLimit-Reset`, less the requests still in flight, and holds requests once it is spent
-/// (see the [module documentation](super)). Clones share the same state, so a client keeps one
-/// gate and hands a clone (or a reference) to each call. Pauses are remembered for at most one
-/// hour.
+/// The gate learns from the answers how fast the server admits this client's requests and
+/// paces the requests to that rate, so that they are not refused in the first place (see the
+/// [module documentation](super)). Requests waiting for their turn are admitted in the order
+/// their calls began; a call whose request was refused keeps its place. After a refusal one
+/// request probes whether the server admits again while the others wait for its answer. A pause
+/// set with [`hold_for`](Self::hold_for), or asked for by a server whose answers say nothing
+/// about its rate, holds every request; a pause a server asked for lasts at most the
+/// [`max_wait`](super::RetryPolicy::max_wait) of the call that was told, and any pause at most
+/// an hour.
+///
+/// Clones share the same state, so a client keeps one gate and hands a clone (or a reference)
+/// to each call.
 #[derive(Debug, Clone, Default)]
 pub struct RateLimitGate {
     shared: Arc<GateShared>,
@@ -46,69 +50,37 @@ pub struct RateLimitGate {
 #[derive(Debug, Default)]
 struct GateShared {
     state: Mutex<GateState>,
-    /// Woken whenever a request finishes, so requests waiting for a probe can look again.
-    finished: Notify,
-    /// Requests passing the gate the slow way, which may wait on `finished`; while there are
-    /// none, a finishing request wakes nobody.
-    watchers: AtomicUsize,
-}
-
-/// Counts a request among the gate's watchers while it lives.
-struct Watching<'a>(&'a GateShared);
-
-impl<'a> Watching<'a> {
-    fn new(shared: &'a GateShared) -> Self {
-        // Counted before the request looks at the gate: a request finishing after that look
-        // sees the count (the look and the finish both take the state's lock) and wakes it.
-        shared.watchers.fetch_add(1, Ordering::SeqCst);
-        Watching(shared)
-    }
-}
-
-impl Drop for Watching<'_> {
-    fn drop(&mut self) {
-        self.0.watchers.fetch_sub(1, Ordering::SeqCst);
-    }
 }
 
 #[derive(Debug, Default)]
 struct GateState {
     /// No request may be sent before this moment.
     held_until: Option<Instant>,
-    /// The server's `X-RateLimit-Limit`, the budget of a fresh window.
+    /// The server's `X-RateLimit-Limit`.
     limit: Option<u64>,
-    /// What is left of the current window, when known.
-    budget: Option<Budget>,
+    /// Requests the server reported left, less the requests in flight since; `None` when no
+    /// answer reported it or a refusal made it stale. Negative while more requests are in
+    /// flight than the server reported left.
+    budget: Option<i64>,
+    /// The `X-RateLimit-Remaining` the budget was made from.
+    reported: u64,
+    /// The number of the request whose answer last set `budget`. Answers on different
+    /// connections can be read out of order; an answer to an earlier request is older news.
+    budget_from: u64,
     /// Requests sent and not yet answered.
     in_flight: u64,
     /// Requests sent so far; numbers each request in the order it was sent.
     sent: u64,
-    /// The number of the request whose response last set `budget`. Responses on different
-    /// connections can be read out of order; an answer to an earlier request carries older news.
-    budget_from: u64,
-}
-
-/// The requests the server will still admit in its current window.
-#[derive(Debug, Clone, Copy)]
-struct Budget {
-    /// Requests that may still be sent. Negative while more requests are in flight than the
-    /// server reported left; it rises again as their answers show they had been counted.
-    remaining: i64,
-    /// The `X-RateLimit-Remaining` this estimate was made from.
-    reported: u64,
-    /// When the window ends; `None` when no response has said so yet.
-    resets_at: Option<Instant>,
-}
-
-impl Budget {
-    /// A fresh window of `limit` requests whose end is not known yet.
-    fn fresh(limit: u64) -> Budget {
-        Budget {
-            remaining: signed(limit),
-            reported: limit,
-            resets_at: None,
-        }
-    }
+    /// The learned pace, once the server showed a limit.
+    pace: Option<Pace>,
+    /// The next request goes alone, as a probe of whether the server admits again.
+    probe_next: bool,
+    /// The number of the probe in flight; nothing else is sent until it is answered.
+    probe_out: Option<u64>,
+    /// Calls numbered in the order they first asked for a turn.
+    arrivals: u64,
+    /// Calls waiting for a turn, by arrival, each with the signal that wakes it.
+    line: BTreeMap<u64, Arc<Notify>>,
 }
 
 /// `n` as an `i64`, saturating.
@@ -116,13 +88,13 @@ fn signed(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
-/// What a request may do now.
-pub(crate) enum Admission<'a> {
-    /// Go; the ticket marks it as in flight until dropped.
-    Send(Ticket<'a>),
-    /// Wait this long, then ask again.
-    Wait(Duration),
-    /// Wait until a request in flight has been answered, then ask again.
+/// What the first call in line may do now.
+enum Admission {
+    /// Send.
+    Send,
+    /// Wait until this moment; `pause` says whether it is a pause rather than the pace.
+    Until { at: Instant, pause: bool },
+    /// Wait until a request in flight has been answered.
     AwaitAnswer,
 }
 
@@ -131,98 +103,82 @@ pub(crate) struct Ticket<'a> {
     gate: &'a RateLimitGate,
     /// The request's number in sending order.
     number: u64,
-    /// Sent to find out whether the server admits requests again.
+    /// Sent alone to find out whether the server admits requests again.
     probe: bool,
+    /// Sent while the gate paces: its answer teaches the gate even without rate-limit headers.
+    tracked: bool,
+    /// Sent before the time a refusal named, on the gate's own estimate of the server's rate.
+    early: bool,
+}
+
+impl Ticket<'_> {
+    /// Whether the request went before the time a server's refusal named: a refusal of it is
+    /// the gate's miss, not the server's, and costs the call no retry.
+    pub(crate) fn early(&self) -> bool {
+        self.early
+    }
 }
 
 impl Drop for Ticket<'_> {
     fn drop(&mut self) {
-        {
-            let mut state = self.gate.lock();
-            state.in_flight = state.in_flight.saturating_sub(1);
+        let mut state = self.gate.lock();
+        state.in_flight = state.in_flight.saturating_sub(1);
+        if self.probe && state.probe_out == Some(self.number) {
+            // Dropped unanswered (a transport failure): the next request probes instead.
+            state.probe_out = None;
+            state.probe_next = true;
         }
-        if self.gate.shared.watchers.load(Ordering::SeqCst) > 0 {
-            self.gate.shared.finished.notify_waiters();
+        state.wake_first();
+    }
+}
+
+/// A call's place in line, left when dropped.
+struct Place<'a> {
+    gate: &'a RateLimitGate,
+    arrival: u64,
+}
+
+impl Drop for Place<'_> {
+    fn drop(&mut self) {
+        let mut state = self.gate.lock();
+        if state.line.remove(&self.arrival).is_some() {
+            state.wake_first();
         }
     }
 }
 
+/// What a waiting call does next.
+enum Step<'a> {
+    Send(Ticket<'a>),
+    GiveUp(GiveUp, Duration),
+    Wait(Option<Instant>),
+}
+
 impl RateLimitGate {
-    /// A gate with no pause in effect.
+    /// A gate with no pause in effect and nothing learned.
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// The time left before requests may be sent again, or `None` when they may be sent now:
-    /// a pause a 429 asked for or [`hold_for`](Self::hold_for) set, or the rest of a window
-    /// whose budget is spent.
+    /// The time left before the next request may be sent, or `None` when one may be sent now:
+    /// a pause [`hold_for`](Self::hold_for) set or a server asked for, the wait for a probe
+    /// after a refusal, or the spacing of the learned pace.
     pub fn remaining(&self) -> Option<Duration> {
         let now = Instant::now();
         let state = self.lock();
-        let held = state
-            .held_until
-            .and_then(|until| until.checked_duration_since(now));
-        let spent = state
-            .budget
-            .filter(|budget| budget.remaining <= 0)
-            .and_then(|budget| budget.resets_at)
-            .and_then(|resets_at| resets_at.checked_duration_since(now));
-        held.max(spent).filter(|left| !left.is_zero())
+        let held = state.held_until.into_iter();
+        let paced = state.pace.as_ref().map(Pace::allowed_at);
+        held.chain(paced)
+            .max()
+            .and_then(|at| at.checked_duration_since(now))
+            .filter(|left| !left.is_zero())
     }
 
     /// Holds requests for `wait` from now. An existing longer pause is kept, never shortened.
     pub fn hold_for(&self, wait: Duration) {
-        self.lock().hold(Instant::now(), wait);
-    }
-
-    /// Waits until the gate admits a request, within `limits`. On refusal returns why, with the
-    /// remaining pause.
-    pub(crate) async fn wait_turn(
-        &self,
-        limits: &WaitLimits,
-        label: CallLabel<'_>,
-    ) -> Result<Ticket<'_>, (GiveUp, Duration)> {
-        // The common case: nothing holds the request.
-        if let Admission::Send(ticket) = self.admit() {
-            return Ok(ticket);
-        }
-        let _watching = Watching::new(&self.shared);
-        loop {
-            // Registered before looking at the gate, so a request finishing in between is seen.
-            let finished = self.shared.finished.notified();
-            let mut finished = std::pin::pin!(finished);
-            finished.as_mut().enable();
-            match self.admit() {
-                Admission::Send(ticket) => return Ok(ticket),
-                Admission::Wait(remaining) => {
-                    limits
-                        .check(remaining)
-                        .map_err(|give_up| (give_up, remaining))?;
-                    let delay = limits.jittered(remaining);
-                    tracing::debug!(
-                        target: "cloud_plugin_sdk::retry",
-                        service = label.service,
-                        operation = label.operation,
-                        method = label.method.as_str(),
-                        delay_ms = super::millis(delay),
-                        "holding request for a rate-limit pause",
-                    );
-                    tokio::time::sleep(delay).await;
-                }
-                Admission::AwaitAnswer => {
-                    let recheck = match limits.time_left() {
-                        Some(left) if left.is_zero() => {
-                            let requested = PROBE_RECHECK;
-                            return Err((GiveUp::WaitExceedsDeadline { requested }, requested));
-                        }
-                        Some(left) => left.min(PROBE_RECHECK),
-                        None => PROBE_RECHECK,
-                    };
-                    // Bounded, so a request that never finishes cannot stall the others.
-                    let _ = tokio::time::timeout(recheck, finished).await;
-                }
-            }
-        }
+        let mut state = self.lock();
+        state.hold(Instant::now(), wait);
+        state.wake_first();
     }
 
     fn lock(&self) -> MutexGuard<'_, GateState> {
@@ -233,148 +189,348 @@ impl RateLimitGate {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Decides whether a request may be sent now.
-    pub(crate) fn admit(&self) -> Admission<'_> {
-        self.admit_at(Instant::now())
+    /// Waits until the gate admits a request of the call numbered `arrival` (numbered on its
+    /// first turn, so that its retries keep its place), within `limits`. On refusal returns why,
+    /// with the remaining pause.
+    pub(crate) async fn wait_turn(
+        &self,
+        limits: &WaitLimits,
+        label: CallLabel<'_>,
+        arrival: &mut Option<u64>,
+    ) -> Result<Ticket<'_>, (GiveUp, Duration)> {
+        let notify = {
+            let mut state = self.lock();
+            let number = *arrival.get_or_insert_with(|| state.arrive());
+            if state.line.is_empty() {
+                // The common case: nobody waits and nothing holds the request.
+                if state.unhindered() {
+                    return Ok(state.issue(self, None));
+                }
+                let now = Instant::now();
+                if state.held_until.is_some_and(|until| until <= now) {
+                    state.held_until = None;
+                }
+                if matches!(state.admission(now), Admission::Send) {
+                    return Ok(state.issue(self, Some(now)));
+                }
+            }
+            let notify = Arc::new(Notify::new());
+            state.line.insert(number, Arc::clone(&notify));
+            notify
+        };
+        let place = Place {
+            gate: self,
+            arrival: arrival.unwrap_or_default(),
+        };
+        self.wait_in_line(limits, label, &place, &notify).await
     }
 
-    /// [`admit`](Self::admit) with the current time given.
-    fn admit_at(&self, now: Instant) -> Admission<'_> {
-        let mut guard = self.lock();
-        let state = &mut *guard;
-        if let Some(left) = state
-            .held_until
-            .and_then(|until| until.checked_duration_since(now))
-            .filter(|left| !left.is_zero())
-        {
-            return Admission::Wait(left);
-        }
-        if let Some(Budget {
-            resets_at: Some(resets_at),
-            ..
-        }) = state.budget
-            && resets_at <= now
-        {
-            // A new window: the full limit if the server told it, otherwise nothing is known.
-            state.budget = state.limit.map(Budget::fresh);
-        }
-        let probe = match &mut state.budget {
-            None => false,
-            Some(budget) if budget.remaining > 0 => {
-                budget.remaining -= 1;
-                false
+    async fn wait_in_line<'g>(
+        &'g self,
+        limits: &WaitLimits,
+        label: CallLabel<'_>,
+        place: &Place<'g>,
+        notify: &Notify,
+    ) -> Result<Ticket<'g>, (GiveUp, Duration)> {
+        let mut announced = false;
+        loop {
+            let step = self.lock().step(self, place.arrival, limits);
+            let until = match step {
+                Step::Send(ticket) => return Ok(ticket),
+                Step::GiveUp(give_up, remaining) => return Err((give_up, remaining)),
+                Step::Wait(until) => until,
+            };
+            if let (Some(at), false) = (until, announced) {
+                let delay = at.saturating_duration_since(Instant::now());
+                if delay >= Duration::from_millis(100) {
+                    announced = true;
+                    tracing::debug!(
+                        target: "cloud_plugin_sdk::retry",
+                        service = label.service,
+                        operation = label.operation,
+                        method = label.method.as_str(),
+                        delay_ms = super::millis(delay),
+                        "holding request for a rate-limit pause",
+                    );
+                }
             }
-            // Spent by the estimate, which assumes the server has not yet counted the requests
-            // in flight; their answers tell what is really left.
-            Some(_) if state.in_flight > 0 => return Admission::AwaitAnswer,
-            Some(Budget {
-                resets_at: Some(resets_at),
-                ..
-            }) => return Admission::Wait(resets_at.saturating_duration_since(now)),
-            // Spent, and no response said when the window ends: one request finds out.
-            Some(_) => true,
-        };
-        state.in_flight += 1;
-        state.sent += 1;
-        Admission::Send(Ticket {
-            gate: self,
-            number: state.sent,
-            probe,
-        })
+            let wake = match (until, limits.deadline) {
+                (Some(at), Some(deadline)) => Some(at.min(deadline)),
+                (until, deadline) => until.or(deadline),
+            };
+            match wake {
+                Some(at) => {
+                    let _ = tokio::time::timeout_at(at, notify.notified()).await;
+                }
+                None => notify.notified().await,
+            }
+        }
     }
 
     /// Learns from the answer (`status`, `headers`) to a request sent with `ticket`.
-    /// `rate_limit` is what the headers say, read once by the caller.
+    /// `rate_limit` is what the headers say, read once by the caller; `limits` are those of the
+    /// call that was answered, whose cap bounds any pause the answer asks for.
     pub(crate) fn observe(
         &self,
         status: StatusCode,
         headers: &HeaderMap,
         rate_limit: Option<RateLimit>,
         ticket: &Ticket<'_>,
+        limits: &WaitLimits,
     ) {
-        if rate_limit.is_none() && status != StatusCode::TOO_MANY_REQUESTS && !ticket.probe {
+        let refused = status == StatusCode::TOO_MANY_REQUESTS;
+        if rate_limit.is_none() && !refused && !ticket.tracked && !ticket.probe {
             // Nothing to learn: answers of a server that reports no limits never take the lock.
             return;
         }
-        let exhausted = rate_limit.is_some_and(|r| r.is_exhausted());
-        // A 429's wait is a pause. A success that spends the window without saying when it
-        // ends is one too; with the reset known, the budget below holds requests instead.
-        let wait = if status == StatusCode::TOO_MANY_REQUESTS
-            || (exhausted && rate_limit.is_some_and(|r| r.reset.is_none()))
-        {
+        let wait = if refused {
             requested_wait(status, headers, SystemTime::now())
+                .map(|wait| wait.min(limits.max_wait).min(MAX_GATE_HOLD))
         } else {
             None
         };
-        let now = Instant::now();
         let mut state = self.lock();
+        if ticket.probe && state.probe_out == Some(ticket.number) {
+            state.probe_out = None;
+        }
         if let Some(limit) = rate_limit.and_then(|r| r.limit) {
             state.limit = Some(limit);
         }
-        if let Some(wait) = wait {
-            state.hold(now, wait);
+        if refused {
+            state.refused(rate_limit, wait, ticket, limits.max_wait);
+        } else {
+            state.admitted(rate_limit, ticket, limits.max_wait);
         }
-        if status == StatusCode::TOO_MANY_REQUESTS {
-            if let Some(wait) = wait {
-                state.budget = Some(Budget {
-                    remaining: 0,
-                    reported: 0,
-                    resets_at: now.checked_add(wait.min(MAX_GATE_HOLD)),
-                });
-            }
-        } else if let Some(RateLimit {
-            remaining: Some(remaining),
-            reset: Some(reset),
-            ..
-        }) = rate_limit
-        {
-            if ticket.number > state.budget_from {
-                // The latest news. The other requests in flight may not have been counted yet.
-                let others = state.in_flight.saturating_sub(1);
-                let mut resets_at = now.checked_add(reset.min(MAX_GATE_HOLD));
-                // Whole seconds put every reported reset at or after the real one. Within a
-                // window (the count only falls) the earliest of them is the closest.
-                if let Some(Budget {
-                    reported,
-                    resets_at: Some(known),
-                    ..
-                }) = state.budget
-                    && remaining <= reported
-                    && known > now
-                {
-                    resets_at = resets_at.map_or(Some(known), |new| Some(new.min(known)));
-                }
-                state.budget = Some(Budget {
-                    remaining: signed(remaining).saturating_sub(signed(others)),
-                    reported: remaining,
-                    resets_at,
-                });
-                state.budget_from = ticket.number;
-            } else if let Some(budget) = &mut state.budget
-                && remaining > budget.reported
-            {
-                // An answer to an earlier request, read late. It was in flight when the estimate
-                // was made and so was subtracted, but the server counted it before the request
-                // the estimate came from (it left more budget): give its place back.
-                budget.remaining = budget.remaining.saturating_add(1);
-            }
-        } else if ticket.probe {
-            // The server admitted the probe, so a new window has begun; it holds at most the
-            // limit, less the probe and whatever else is in flight.
-            let others = state.in_flight.saturating_sub(1);
-            state.budget = state.limit.map(|limit| {
-                let reported = limit.saturating_sub(1);
-                Budget {
-                    remaining: signed(reported).saturating_sub(signed(others)),
-                    reported,
-                    resets_at: None,
-                }
-            });
-        }
+        state.wake_first();
     }
 }
 
 impl GateState {
+    /// Numbers a call arriving at the gate.
+    fn arrive(&mut self) -> u64 {
+        self.arrivals += 1;
+        self.arrivals
+    }
+
+    /// Whether a request may go at once without reading the clock: nothing paces, holds or
+    /// probes, and the reported budget is not spent.
+    fn unhindered(&self) -> bool {
+        self.held_until.is_none()
+            && self.pace.is_none()
+            && self.probe_out.is_none()
+            && !self.probe_next
+            && self
+                .budget
+                .is_none_or(|budget| budget > 0 || self.in_flight == 0)
+    }
+
+    /// Wakes the first call in line, if any, to look at the gate again.
+    fn wake_first(&self) {
+        if let Some((_, notify)) = self.line.first_key_value() {
+            notify.notify_one();
+        }
+    }
+
+    /// The pause in effect at `now`: a hold, or the wait for a probe.
+    fn pause(&self, now: Instant) -> Option<Duration> {
+        let held = self
+            .held_until
+            .and_then(|until| until.checked_duration_since(now))
+            .filter(|left| !left.is_zero());
+        let probing = self.pace.as_ref().and_then(|pace| pace.pause(now));
+        held.max(probing)
+    }
+
+    /// Decides whether the first call in line may send now.
+    fn admission(&self, now: Instant) -> Admission {
+        if let Some(until) = self.held_until.filter(|&until| until > now) {
+            return Admission::Until {
+                at: until,
+                pause: true,
+            };
+        }
+        if self.probe_out.is_some() {
+            return Admission::AwaitAnswer;
+        }
+        if self.budget.is_some_and(|budget| budget <= 0) && self.in_flight > 0 {
+            // Spent by the estimate, which assumes the server has not yet counted the requests
+            // in flight; their answers tell what is really left.
+            return Admission::AwaitAnswer;
+        }
+        if let Some(pace) = &self.pace {
+            let at = pace.allowed_at();
+            if at > now {
+                return Admission::Until {
+                    at,
+                    pause: pace.pause(now).is_some(),
+                };
+            }
+        }
+        Admission::Send
+    }
+
+    /// What the call numbered `arrival` does next.
+    fn step<'g>(&mut self, gate: &'g RateLimitGate, arrival: u64, limits: &WaitLimits) -> Step<'g> {
+        let now = Instant::now();
+        // A pause that outlasts what the call may wait ends its wait at once, wherever it is
+        // in line.
+        if let Some(left) = self.pause(now)
+            && let Err(give_up) = limits.check(left)
+        {
+            return Step::GiveUp(give_up, left);
+        }
+        if limits.deadline.is_some_and(|deadline| deadline <= now) {
+            let paced = self
+                .pace
+                .as_ref()
+                .map(|pace| pace.allowed_at().saturating_duration_since(now));
+            let left = self.pause(now).or(paced).unwrap_or_default();
+            return Step::GiveUp(GiveUp::WaitExceedsDeadline { requested: left }, left);
+        }
+        if self.line.first_key_value().map(|(first, _)| *first) != Some(arrival) {
+            return Step::Wait(None);
+        }
+        match self.admission(now) {
+            Admission::Send => {
+                self.line.remove(&arrival);
+                let ticket = self.issue(gate, Some(now));
+                // The next in line may be due as well.
+                self.wake_first();
+                Step::Send(ticket)
+            }
+            Admission::Until { at, pause } => {
+                if pause {
+                    let left = at.saturating_duration_since(now);
+                    if let Err(give_up) = limits.check(left) {
+                        return Step::GiveUp(give_up, left);
+                    }
+                }
+                Step::Wait(Some(at))
+            }
+            Admission::AwaitAnswer => Step::Wait(None),
+        }
+    }
+
+    /// Books a request sent at `now` (`None` on the common path, where nothing needs the time).
+    fn issue<'g>(&mut self, gate: &'g RateLimitGate, now: Option<Instant>) -> Ticket<'g> {
+        self.in_flight += 1;
+        self.sent += 1;
+        if let Some(budget) = &mut self.budget {
+            *budget -= 1;
+        }
+        let probe = std::mem::take(&mut self.probe_next);
+        if probe {
+            self.probe_out = Some(self.sent);
+        }
+        let backlog = !self.line.is_empty();
+        let (tracked, early) = match &mut self.pace {
+            Some(pace) => {
+                let now = now.unwrap_or_else(Instant::now);
+                let early = pace.is_early(now);
+                pace.sent(now, backlog);
+                (true, early)
+            }
+            None => (false, false),
+        };
+        Ticket {
+            gate,
+            number: self.sent,
+            probe,
+            tracked,
+            early,
+        }
+    }
+
+    /// Learns from an admitted request (any answer but a 429).
+    fn admitted(&mut self, rate_limit: Option<RateLimit>, ticket: &Ticket<'_>, cap: Duration) {
+        let mut level = None;
+        let mut empty = false;
+        if let Some(RateLimit {
+            remaining: Some(remaining),
+            reset,
+            ..
+        }) = rate_limit
+        {
+            if ticket.number > self.budget_from {
+                // The latest news. The other requests in flight may not have been counted yet.
+                let others = self.in_flight.saturating_sub(1);
+                let budget = signed(remaining).saturating_sub(signed(others));
+                self.budget = Some(budget);
+                self.reported = remaining;
+                self.budget_from = ticket.number;
+                level = Some(remaining);
+                empty = budget <= 0;
+                if let (Some(pace), Some(reset)) = (&mut self.pace, reset) {
+                    pace.note_bound(Instant::now(), reset.min(cap), false);
+                }
+            } else if let Some(budget) = &mut self.budget
+                && remaining > self.reported
+            {
+                // An answer to an earlier request, read late. It was in flight when the
+                // estimate was made and so was subtracted, but the server counted it before the
+                // request the estimate came from (it left more budget): give its place back.
+                *budget = budget.saturating_add(1);
+            }
+        }
+        match &mut self.pace {
+            Some(pace) if ticket.tracked || pace.follows(ticket.number) => {
+                pace.admitted(Instant::now(), ticket.number, level, self.limit, empty);
+            }
+            Some(_) => {}
+            None if empty => {
+                // The server has nothing left: pace from here on.
+                let reset = rate_limit.and_then(|r| r.reset);
+                if let Some(rate) = first_estimate(self.limit, reset) {
+                    let now = Instant::now();
+                    let mut pace = Pace::new(now, rate, self.sent);
+                    pace.start_from_level(now, level.unwrap_or(0));
+                    if let Some(reset) = reset {
+                        pace.note_bound(now, reset.min(cap), false);
+                    }
+                    self.pace = Some(pace);
+                }
+            }
+            None => {}
+        }
+    }
+
+    /// Learns from a refused request: `wait` is what the server asked for, within the cap.
+    fn refused(
+        &mut self,
+        rate_limit: Option<RateLimit>,
+        wait: Option<Duration>,
+        ticket: &Ticket<'_>,
+        cap: Duration,
+    ) {
+        let now = Instant::now();
+        self.budget = None;
+        let mut first = false;
+        if self.pace.is_none() {
+            let reset = rate_limit.and_then(|r| r.reset).map(|reset| reset.min(cap));
+            if let Some(rate) = first_estimate(self.limit, reset) {
+                self.pace = Some(Pace::new(now, rate, self.sent));
+                first = true;
+            }
+        }
+        match &mut self.pace {
+            Some(pace) => {
+                if let Some(wait) = wait {
+                    pace.note_bound(now, wait, true);
+                }
+                if pace.refused(now, ticket.number, ticket.probe, self.sent, first) {
+                    self.probe_next = true;
+                }
+            }
+            // Nothing says how fast the server admits: hold until the time it named, then probe.
+            None => {
+                if let Some(wait) = wait {
+                    self.hold(now, wait);
+                    self.probe_next = true;
+                }
+            }
+        }
+    }
+
     /// Holds requests for `wait` from `now`, keeping any longer pause.
     fn hold(&mut self, now: Instant, wait: Duration) {
         if wait.is_zero() {
@@ -391,8 +547,22 @@ impl GateState {
 
 #[cfg(test)]
 mod tests {
+    use super::super::RetryPolicy;
+    use super::super::simulated::{Limiter, Server, drive, worst_wait_ratio};
     use super::*;
     use reqwest::header::HeaderValue;
+
+    fn limits() -> WaitLimits {
+        WaitLimits::new(&RetryPolicy::standard(), None)
+    }
+
+    fn label() -> CallLabel<'static> {
+        CallLabel {
+            service: "test",
+            operation: "op",
+            method: &Method::GET,
+        }
+    }
 
     #[tokio::test(start_paused = true)]
     async fn gate_holds_and_never_shortens() {
@@ -416,58 +586,72 @@ mod tests {
     }
 
     /// A response with `status` and `headers`, as if received from a server.
-    fn answer(status: u16, headers: &[(&str, &str)]) -> reqwest::Response {
-        let mut response = http::Response::new(Vec::<u8>::new());
-        *response.status_mut() = StatusCode::from_u16(status).expect("status");
+    fn answer(status: u16, headers: &[(&str, &str)]) -> (StatusCode, HeaderMap) {
+        let mut map = HeaderMap::new();
         for (name, value) in headers {
-            response.headers_mut().insert(
+            map.insert(
                 http::HeaderName::from_bytes(name.as_bytes()).expect("name"),
                 HeaderValue::from_str(value).expect("value"),
             );
         }
-        reqwest::Response::from(response)
+        (StatusCode::from_u16(status).expect("status"), map)
+    }
+
+    /// Shows an answer to the gate as the engine does, headers read once.
+    fn observe(gate: &RateLimitGate, answer: &(StatusCode, HeaderMap), ticket: &Ticket<'_>) {
+        let limits = limits();
+        let rate_limit = RateLimit::from_headers(&answer.1);
+        gate.observe(answer.0, &answer.1, rate_limit, ticket, &limits);
+    }
+
+    impl std::fmt::Debug for Admission {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            match self {
+                Admission::Send => f.write_str("Send"),
+                Admission::Until { pause, .. } => write!(f, "Until {{ pause: {pause} }}"),
+                Admission::AwaitAnswer => f.write_str("AwaitAnswer"),
+            }
+        }
+    }
+
+    /// What the gate tells a request that asks now.
+    fn ask(gate: &RateLimitGate) -> Result<Ticket<'_>, Admission> {
+        let mut state = gate.lock();
+        let now = Instant::now();
+        match state.admission(now) {
+            Admission::Send => Ok(state.issue(gate, Some(now))),
+            other => Err(other),
+        }
     }
 
     fn ticket(gate: &RateLimitGate) -> Ticket<'_> {
-        match gate.admit() {
-            Admission::Send(ticket) => ticket,
-            Admission::Wait(wait) => panic!("expected to send, told to wait {wait:?}"),
-            Admission::AwaitAnswer => panic!("expected to send, told to await an answer"),
+        ask(gate).unwrap_or_else(|told| panic!("expected to send, told {told:?}"))
+    }
+
+    fn told_to_await_an_answer(gate: &RateLimitGate) {
+        match ask(gate) {
+            Err(Admission::AwaitAnswer) => {}
+            Err(told) => panic!("expected to await an answer, told {told:?}"),
+            Ok(_) => panic!("expected to await an answer, allowed to send"),
         }
     }
 
-    fn told_to_wait(gate: &RateLimitGate) -> Duration {
-        match gate.admit() {
-            Admission::Wait(wait) => wait,
-            Admission::Send(_) => panic!("expected a wait, allowed to send"),
-            Admission::AwaitAnswer => panic!("expected a wait, told to await an answer"),
-        }
-    }
-
-    fn budget_headers<'a>(remaining: &'a str, reset: &'a str) -> [(&'a str, &'a str); 3] {
+    /// `X-RateLimit-Remaining` and `-Reset` without a limit, so that nothing paces and the
+    /// budget alone decides.
+    fn budget_headers<'a>(remaining: &'a str, reset: &'a str) -> [(&'a str, &'a str); 2] {
         [
-            ("x-ratelimit-limit", "5"),
             ("x-ratelimit-remaining", remaining),
             ("x-ratelimit-reset", reset),
         ]
     }
 
-    /// Shows `response` to the gate as the engine does, headers read once.
-    fn observe(gate: &RateLimitGate, response: &reqwest::Response, ticket: &Ticket<'_>) {
-        gate.observe(
-            response.status(),
-            response.headers(),
-            RateLimit::from_headers(response.headers()),
-            ticket,
-        );
-    }
-
-    fn told_to_await_an_answer(gate: &RateLimitGate) {
-        match gate.admit() {
-            Admission::AwaitAnswer => {}
-            Admission::Send(_) => panic!("expected to await an answer, allowed to send"),
-            Admission::Wait(wait) => panic!("expected to await an answer, told to wait {wait:?}"),
-        }
+    /// A limit of 5, `remaining` left and full again within `reset` seconds.
+    fn limit_headers<'a>(remaining: &'a str, reset: &'a str) -> [(&'a str, &'a str); 3] {
+        [
+            ("x-ratelimit-limit", "5"),
+            ("x-ratelimit-remaining", remaining),
+            ("x-ratelimit-reset", reset),
+        ]
     }
 
     #[tokio::test(start_paused = true)]
@@ -488,10 +672,10 @@ mod tests {
         let fifth = ticket(&gate);
         told_to_await_an_answer(&gate);
         drop((second, fourth, fifth));
-        // Nothing in flight and the estimate spent: hold until the reported reset.
-        let wait = told_to_wait(&gate);
-        assert!(wait > Duration::from_secs(9) && wait <= Duration::from_secs(10));
-        assert_eq!(gate.remaining(), Some(wait));
+        // Nothing in flight and the estimate spent, but nothing said the server is empty: the
+        // next request goes and its answer tells.
+        let sixth = ticket(&gate);
+        drop(sixth);
     }
 
     #[tokio::test(start_paused = true)]
@@ -510,8 +694,6 @@ mod tests {
         let last = ticket(&gate);
         told_to_await_an_answer(&gate);
         drop(last);
-        let wait = told_to_wait(&gate);
-        assert!(wait > Duration::from_secs(4) && wait <= Duration::from_secs(5));
 
         // Counted in the other order: the late answer reports less and gives nothing back.
         let gate = RateLimitGate::new();
@@ -524,74 +706,119 @@ mod tests {
         let two = (ticket(&gate), ticket(&gate));
         told_to_await_an_answer(&gate);
         drop(two);
-        let _ = told_to_wait(&gate);
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_new_window_starts_with_the_limit() {
+    async fn an_empty_server_is_probed_one_interval_later_not_at_its_reset() {
+        // Limit 5, none left, full again within a second: paced at 5 per second at least.
         let gate = RateLimitGate::new();
         let first = ticket(&gate);
-        observe(&gate, &answer(200, &budget_headers("0", "1")), &first);
+        observe(&gate, &answer(200, &limit_headers("0", "1")), &first);
         drop(first);
-        let wait = told_to_wait(&gate);
+        let wait = gate.remaining().expect("paced");
+        assert!(wait > Duration::from_millis(150) && wait <= Duration::from_millis(200));
         tokio::time::advance(wait).await;
-        let tickets: Vec<_> = (0..5).map(|_| ticket(&gate)).collect();
-        // The limit is spent and no answer told when this window ends: one probe at a time.
-        assert!(matches!(gate.admit(), Admission::AwaitAnswer));
-        drop(tickets);
-        let probe = ticket(&gate);
-        assert!(probe.probe);
-        assert!(matches!(gate.admit(), Admission::AwaitAnswer));
-        observe(
-            &gate,
-            &answer(429, &[("retry-after", "1"), ("x-ratelimit-limit", "5")]),
-            &probe,
-        );
-        drop(probe);
-        let wait = told_to_wait(&gate);
-        assert!(wait > Duration::from_millis(900) && wait <= Duration::from_secs(1));
-    }
-
-    /// A 429 taught the gate a limit of 3; after its pause, 3 requests spend the new window
-    /// (whose end no answer told) and the next one goes out as the probe, returned.
-    async fn probe_after_a_spent_window(gate: &RateLimitGate) -> Ticket<'_> {
-        let first = ticket(gate);
-        observe(
-            gate,
-            &answer(429, &[("retry-after", "1"), ("x-ratelimit-limit", "3")]),
-            &first,
-        );
-        drop(first);
-        tokio::time::advance(told_to_wait(gate)).await;
-        drop((0..3).map(|_| ticket(gate)).collect::<Vec<_>>());
-        let probe = ticket(gate);
-        assert!(probe.probe);
-        probe
+        // The bucket behind it refilled faster than the whole-second reset said.
+        let next = ticket(&gate);
+        observe(&gate, &answer(200, &limit_headers("1", "1")), &next);
+        drop(next);
+        // One interval each, not the whole second.
+        let after = ticket(&gate);
+        drop(after);
+        let wait = gate.remaining().expect("paced");
+        assert!(wait > Duration::from_millis(150) && wait <= Duration::from_millis(200));
     }
 
     #[tokio::test(start_paused = true)]
-    async fn an_admitted_probe_reopens_with_the_rest_of_the_limit() {
+    async fn after_a_refusal_one_probe_goes_and_the_others_await_its_answer() {
         let gate = RateLimitGate::new();
-        let probe = probe_after_a_spent_window(&gate).await;
+        let tickets: Vec<_> = (0..3).map(|_| ticket(&gate)).collect();
+        let refusal = answer(
+            429,
+            &[
+                ("retry-after", "1"),
+                ("x-ratelimit-limit", "10"),
+                ("x-ratelimit-remaining", "0"),
+                ("x-ratelimit-reset", "1"),
+            ],
+        );
+        for ticket in &tickets {
+            observe(&gate, &refusal, ticket);
+        }
+        drop(tickets);
+        // Paced at the 10 per second the headers imply, long before the whole second is over.
+        let wait = gate.remaining().expect("a probe wait");
+        assert!(wait <= Duration::from_millis(100), "{wait:?}");
+        tokio::time::advance(wait).await;
+        let probe = ticket(&gate);
+        assert!(probe.probe && probe.early());
+        told_to_await_an_answer(&gate);
+        // Refused again: the next probe waits twice as long, but never past the second the
+        // server named.
+        observe(&gate, &refusal, &probe);
+        drop(probe);
+        let second_wait = gate.remaining().expect("a longer probe wait");
+        assert!(second_wait > wait, "{second_wait:?} after {wait:?}");
+        tokio::time::advance(second_wait).await;
+        let probe = ticket(&gate);
         observe(&gate, &answer(200, &[]), &probe);
         drop(probe);
-        let rest: Vec<_> = (0..2).map(|_| ticket(&gate)).collect();
-        assert!(rest.iter().all(|t| !t.probe));
-        assert!(matches!(gate.admit(), Admission::AwaitAnswer));
+        // Admitted: the others follow at the pace.
+        let follower = ticket(&gate);
+        assert!(!follower.probe);
     }
 
     #[tokio::test(start_paused = true)]
-    async fn an_answered_probe_wakes_the_requests_waiting_for_it() {
+    async fn a_refusal_without_rate_headers_holds_until_its_retry_after_then_probes() {
         let gate = RateLimitGate::new();
-        let probe = probe_after_a_spent_window(&gate).await;
-        let limits = WaitLimits::new(&super::super::RetryPolicy::standard(), None);
-        let label = CallLabel {
-            service: "test",
-            operation: "op",
-            method: &Method::GET,
-        };
+        let first = ticket(&gate);
+        observe(&gate, &answer(429, &[("retry-after", "2")]), &first);
+        drop(first);
+        let wait = gate.remaining().expect("held");
+        assert!(wait > Duration::from_millis(1900) && wait <= Duration::from_secs(2));
+        tokio::time::advance(wait).await;
+        let probe = ticket(&gate);
+        assert!(probe.probe && !probe.early());
+        told_to_await_an_answer(&gate);
+        observe(&gate, &answer(200, &[]), &probe);
+        drop(probe);
+        // Nothing says how fast the server admits: the others go at once.
+        let others: Vec<_> = (0..5).map(|_| ticket(&gate)).collect();
+        assert!(others.iter().all(|t| !t.probe && !t.tracked));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_pause_a_server_asks_for_lasts_at_most_the_callers_cap() {
+        let gate = RateLimitGate::new();
+        let first = ticket(&gate);
+        let short_cap = WaitLimits::new(
+            &RetryPolicy::standard().max_wait(Duration::from_secs(3)),
+            None,
+        );
+        let (status, headers) = answer(429, &[("retry-after", "1000000000")]);
+        let rate_limit = RateLimit::from_headers(&headers);
+        gate.observe(status, &headers, rate_limit, &first, &short_cap);
+        drop(first);
+        let wait = gate.remaining().expect("held");
+        assert!(wait > Duration::from_millis(2900) && wait <= Duration::from_secs(3));
+        tokio::time::advance(wait).await;
+        let probe = ticket(&gate);
+        assert!(probe.probe);
+        told_to_await_an_answer(&gate);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_answered_probe_wakes_the_first_call_in_line() {
+        let gate = RateLimitGate::new();
+        let first = ticket(&gate);
+        observe(&gate, &answer(429, &[("retry-after", "1")]), &first);
+        drop(first);
+        tokio::time::advance(Duration::from_secs(1)).await;
+        let probe = ticket(&gate);
+        let limits = limits();
         let started = Instant::now();
-        let waiting = gate.wait_turn(&limits, label);
+        let mut arrival = None;
+        let waiting = gate.wait_turn(&limits, label(), &mut arrival);
         let answered = async {
             tokio::time::sleep(Duration::from_millis(50)).await;
             observe(&gate, &answer(200, &[]), &probe);
@@ -600,9 +827,70 @@ mod tests {
         let (admitted, ()) = tokio::join!(waiting, answered);
         let admitted = admitted.map_err(|(give_up, _)| give_up).expect("admitted");
         assert!(!admitted.probe);
-        // Woken by the answer, not by the periodic look at the gate.
+        // Woken by the answer itself.
         assert_eq!(started.elapsed(), Duration::from_millis(50));
-        assert!(PROBE_RECHECK > Duration::from_millis(50));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn calls_are_admitted_in_the_order_they_arrived() {
+        let gate = RateLimitGate::new();
+        // A pace of 10 per second, learned from an empty server.
+        let first = ticket(&gate);
+        observe(&gate, &answer(200, &limit_headers("0", "1")), &first);
+        drop(first);
+        let limits = limits();
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let waiting: Vec<_> = (0..8)
+            .map(|call| {
+                let (gate, order) = (gate.clone(), Arc::clone(&order));
+                tokio::spawn(async move {
+                    // Each call arrives a millisecond after the previous one.
+                    tokio::time::sleep(Duration::from_millis(call)).await;
+                    let mut arrival = None;
+                    let ticket = gate
+                        .wait_turn(&limits, label(), &mut arrival)
+                        .await
+                        .map_err(|(give_up, _)| give_up)
+                        .expect("admitted");
+                    order.lock().expect("order").push((call, Instant::now()));
+                    drop(ticket);
+                })
+            })
+            .collect();
+        for handle in waiting {
+            handle.await.expect("task");
+        }
+        let order = order.lock().expect("order").clone();
+        let calls: Vec<u64> = order.iter().map(|(call, _)| *call).collect();
+        assert_eq!(calls, (0..8).collect::<Vec<_>>());
+        // About one every 200 ms, not all at once.
+        let span = order[7].1 - order[0].1;
+        assert!(span >= Duration::from_millis(1000), "{span:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_call_waiting_in_line_gives_up_at_its_deadline() {
+        let gate = RateLimitGate::new();
+        let first = ticket(&gate);
+        observe(&gate, &answer(200, &limit_headers("0", "1")), &first);
+        drop(first);
+        // Another call holds the first place in line for good.
+        let blocking = gate.lock().arrive();
+        gate.lock().line.insert(blocking, Arc::new(Notify::new()));
+        let deadline = WaitLimits::new(
+            &RetryPolicy::standard(),
+            Instant::now().checked_add(Duration::from_secs(2)),
+        );
+        let started = Instant::now();
+        let mut arrival = None;
+        let refused = gate.wait_turn(&deadline, label(), &mut arrival).await;
+        assert!(matches!(
+            refused.map(drop),
+            Err((GiveUp::WaitExceedsDeadline { .. }, _))
+        ));
+        assert_eq!(started.elapsed(), Duration::from_secs(2));
+        // Its place is given up.
+        assert_eq!(gate.lock().line.len(), 1);
     }
 
     #[tokio::test(start_paused = true)]
@@ -614,6 +902,104 @@ mod tests {
         }
         drop(tickets);
         assert_eq!(gate.lock().in_flight, 0);
+        assert!(gate.lock().pace.is_none());
         let _ = ticket(&gate);
+    }
+
+    /// Runs 32 tasks making `calls` calls through one gate against `server`, 1 ms per answer.
+    async fn run_simulated(
+        server: &Arc<Server>,
+        calls: usize,
+    ) -> (Vec<super::super::simulated::Call>, RateLimitGate) {
+        let gate = RateLimitGate::new();
+        let calls = drive(&gate, server, 32, calls, Duration::from_millis(1)).await;
+        (calls, gate)
+    }
+
+    fn end(calls: &[super::super::simulated::Call]) -> Instant {
+        calls.iter().map(|c| c.ended).max().expect("calls")
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_small_bucket_is_paced_at_its_refill_rate() {
+        // 20 per second from a bucket of 5, reported on 429s only: the headers say "5 within a
+        // second", the answers show 20.
+        for retry_after in [true, false] {
+            let limiter = Limiter::Bucket {
+                capacity: 5,
+                rate: 20.0,
+            };
+            let server = Server::new(limiter, false, retry_after);
+            let (calls, gate) = run_simulated(&server, 1200).await;
+            assert!(calls.iter().all(|c| c.succeeded));
+            let share = server.share_of_rate(end(&calls));
+            assert!(share >= 0.9, "{share}");
+            // A naive client collects about one 429 per task per second: 60 s × 32.
+            assert!(server.refused() <= 100, "{}", server.refused());
+            let rate = gate.lock().pace.as_ref().map(Pace::rate).expect("paced");
+            assert!(rate > 16.0 && rate < 22.0, "learned {rate}");
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn fixed_windows_and_buckets_of_any_size_are_paced() {
+        let limiters = [
+            Limiter::Window {
+                limit: 100,
+                length: Duration::from_secs(1),
+            },
+            Limiter::Bucket {
+                capacity: 25,
+                rate: 100.0,
+            },
+            Limiter::Bucket {
+                capacity: 100,
+                rate: 100.0,
+            },
+            Limiter::Bucket {
+                capacity: 400,
+                rate: 100.0,
+            },
+        ];
+        for limiter in limiters {
+            for (headers_always, retry_after) in [(true, true), (false, true), (false, false)] {
+                let server = Server::new(limiter, headers_always, retry_after);
+                let (calls, _) = run_simulated(&server, 2000).await;
+                let case = format!(
+                    "{limiter:?}, headers always {headers_always}, retry-after {retry_after}"
+                );
+                assert!(calls.iter().all(|c| c.succeeded), "{case}");
+                let share = server.share_of_rate(end(&calls));
+                assert!(share >= 0.9, "{case}: {share}");
+                // A naive client collects about 600 over these 20 s.
+                assert!(server.refused() <= 80, "{case}: {}", server.refused());
+                let ratio = worst_wait_ratio(&calls, Duration::from_secs(1));
+                assert!(
+                    ratio <= 2.5,
+                    "{case}: a call waited {ratio:.1} times its turn"
+                );
+            }
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn two_clients_share_one_limit() {
+        for headers_always in [true, false] {
+            let limiter = Limiter::Bucket {
+                capacity: 50,
+                rate: 100.0,
+            };
+            let server = Server::new(limiter, headers_always, true);
+            let (a, b) = (RateLimitGate::new(), RateLimitGate::new());
+            let latency = Duration::from_millis(1);
+            let (calls_a, calls_b) = tokio::join!(
+                drive(&a, &server, 16, 1000, latency),
+                drive(&b, &server, 16, 1000, latency)
+            );
+            assert!(calls_a.iter().chain(&calls_b).all(|c| c.succeeded));
+            let end = end(&calls_a).max(end(&calls_b));
+            let share = server.share_of_rate(end);
+            assert!(share >= 0.9, "headers always {headers_always}: {share}");
+        }
     }
 }

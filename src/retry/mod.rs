@@ -6,9 +6,10 @@
 //! can follow the same rules. The rules:
 //!
 //! * **429 Too Many Requests** is retried for every method, because the server rejected the
-//!   request without processing it. The wait is what the server asked for: `Retry-After`
-//!   (delay-seconds or an HTTP-date), else Confluent's relative `X-RateLimit-Reset`, else a
-//!   jittered exponential backoff.
+//!   request without processing it. Under the client's shared [`RateLimitGate`] (the default)
+//!   the gate decides when, within the wait the server named (see below); otherwise the wait is
+//!   what the server asked for: `Retry-After` (delay-seconds or an HTTP-date), else Confluent's
+//!   relative `X-RateLimit-Reset`, else a jittered exponential backoff.
 //! * **500, 502, 503, 504, 408, timeouts, transport failures and bodies cut off** are retried only for idempotent
 //!   methods (GET, HEAD, PUT, DELETE, OPTIONS), with jittered exponential backoff (a 503 carrying
 //!   `Retry-After` gets the requested wait instead). POST and PATCH are sent again only when the
@@ -21,19 +22,27 @@
 //! does not sleep at all: it returns the server's response at once so the caller can report a
 //! rate-limit error with the requested wait.
 //!
-//! Requests made through one client share a [`RateLimitGate`]. When a response says "no more
-//! requests until T" (a 429 with a wait, or `X-RateLimit-Remaining: 0` with a reset), every other
-//! request of that client holds until T instead of hitting the server and collecting its own 429.
-//! If holding would break the cap or the deadline, the engine answers with a locally made 429
-//! (marked with the [`SynthesizedResponse`] extension) and sends nothing.
+//! Requests made through one client share a [`RateLimitGate`], which learns from the answers how
+//! fast the server admits them and paces them to that rate. It assumes nothing about the server's
+//! limiter beyond what the answers say:
 //!
-//! The gate also keeps the window's budget. A response with `X-RateLimit-Remaining` and
-//! `X-RateLimit-Reset` tells how many requests the server will still admit; the requests already
-//! on their way are subtracted from it, and once it is spent the others hold until the reset
-//! instead of going out only to be refused. When a window ends, the next one starts with the
-//! server's `X-RateLimit-Limit`, if it sent one. A server that reports its limits only on 429s is
-//! probed: once the budget is spent, a single request goes out, and the rest follow only if it
-//! is admitted (or hold until the reset its refusal names).
+//! * Until an answer shows a limit, requests go out unhindered, within the
+//!   `X-RateLimit-Remaining` last reported less the requests still in flight.
+//! * Once a 429, or an `X-RateLimit-Remaining` no larger than the requests in flight, shows that
+//!   the server has nothing left, requests are spaced at a rate: first `X-RateLimit-Limit` over
+//!   `X-RateLimit-Reset`, then what the server was seen to admit between two moments it had
+//!   nothing left, less a margin. The rate grows slowly while requests queue for it (fast while
+//!   the server keeps reporting its whole limit left), until an answer shows it too high.
+//! * Whole-second headers (`Retry-After`, `X-RateLimit-Reset`) only bound the times. After a
+//!   429 a single request probes whether the server admits again, one interval of the rate
+//!   later, then at doubling intervals, never later than the time the server named; the others
+//!   wait for its answer. A refused probe sent before that time costs its call no retry. A server
+//!   that names a wait but nothing about its rate holds every request until then, for at most the
+//!   [`max_wait`](RetryPolicy::max_wait) of the call that was told, and is then probed.
+//! * Waiting calls are admitted in the order they began, and a call whose request was refused
+//!   keeps its place. If the gate would hold a call beyond its cap or its deadline, the engine
+//!   answers with a locally made 429 (marked with the [`SynthesizedResponse`] extension) and
+//!   sends nothing.
 //!
 //! The `backoff` crate is used for one thing only: drawing jittered exponential intervals. The
 //! engine classifies outcomes, counts attempts and keeps the deadline itself, because the crate's
@@ -65,7 +74,10 @@ mod classify;
 mod engine;
 mod gate;
 mod outcome;
+mod pace;
 mod policy;
+#[cfg(test)]
+mod simulated;
 
 pub use engine::execute;
 pub(crate) use engine::{Engine, rerun_delay};

@@ -55,7 +55,9 @@ const MAX_SERVER_WAIT_JITTER: Duration = Duration::from_millis(500);
 #[non_exhaustive]
 pub struct RetryPolicy {
     /// How many times a request may be sent again after the first attempt (values above
-    /// [`MAX_RETRIES_LIMIT`] count as that limit).
+    /// [`MAX_RETRIES_LIMIT`] count as that limit). A 429 answering a request the shared gate sent
+    /// before the time the server had named, on its own estimate of the server's rate, is the
+    /// gate's miss and is not counted.
     pub max_retries: u32,
     /// The longest single wait, whether asked for by the server, imposed by the shared gate or
     /// computed as backoff. A server asking for longer gets its answer returned at once.
