@@ -5,7 +5,6 @@
 //! One test in its own binary, so that the subscriber it installs sees every event and no other
 //! test's events.
 
-use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -20,21 +19,9 @@ const CLIENT_SECRET: &str = "cl1ent-S3CRET-do-not-print-8e1f";
 const IDP_TOKEN: &str = "eyJidp.S3CRET-idp-token-do-not-print.sig";
 const STS_TOKEN: &str = "eyJsts.S3CRET-sts-token-do-not-print.sig";
 
-#[derive(Clone)]
-struct SharedWriter(Arc<Mutex<Vec<u8>>>);
-
-impl Write for SharedWriter {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .map_err(|_| std::io::Error::other("poisoned"))?
-            .extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+#[path = "support/log_writer.rs"]
+mod log_writer;
+use log_writer::SharedWriter;
 
 fn assert_hidden(what: &str, shown: &str) {
     for secret in [CLIENT_SECRET, IDP_TOKEN, STS_TOKEN] {

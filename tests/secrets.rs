@@ -9,7 +9,6 @@
 //! before the subscriber exists could stay silent (tokio-rs/tracing#3611). Tests pick their own
 //! lines out of the shared capture by values only they use.
 
-use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -39,21 +38,9 @@ fn log_buffer() -> &'static Arc<Mutex<Vec<u8>>> {
     })
 }
 
-#[derive(Clone)]
-struct SharedWriter(Arc<Mutex<Vec<u8>>>);
-
-impl Write for SharedWriter {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .map_err(|_| std::io::Error::other("poisoned"))?
-            .extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+#[path = "support/log_writer.rs"]
+mod log_writer;
+use log_writer::SharedWriter;
 
 fn logged() -> String {
     String::from_utf8_lossy(&log_buffer().lock().unwrap()).into_owned()
