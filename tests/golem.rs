@@ -667,7 +667,7 @@ mod retries_through_the_client {
 /// workflows and argument checks.
 mod grants {
     use super::*;
-    use cloud_plugin_sdk::golem::{EnvironmentId, PluginGrantId};
+    use cloud_plugin_sdk::golem::{EnvironmentId, PluginGrantId, PluginGrants};
     use wiremock::matchers::query_param;
 
     const ENVIRONMENT: &str = "8f14e45f-ceea-467f-a0e6-7a1c2b3d4e5f";
@@ -715,6 +715,11 @@ mod grants {
         format!("/v1/environment-plugins/{GRANT}")
     }
 
+    /// The grants of the test environment.
+    fn grants(client: &GolemClient) -> PluginGrants {
+        client.environment(environment()).plugin_grants()
+    }
+
     #[tokio::test]
     async fn list_sends_auth_and_decodes_the_details() {
         let (server, client) = setup().await;
@@ -728,12 +733,7 @@ mod grants {
             .expect(1)
             .mount(&server)
             .await;
-        let grants = client
-            .environment(environment())
-            .plugin_grants()
-            .list()
-            .await
-            .unwrap();
+        let grants = grants(&client).list().await.unwrap();
         assert_eq!(grants.status(), 200);
         assert_eq!(grants.len(), 1);
         let grant = &grants[0];
@@ -760,12 +760,7 @@ mod grants {
             .expect(1)
             .mount(&server)
             .await;
-        let grant = client
-            .environment(environment())
-            .plugin_grants()
-            .grant(plugin_id())
-            .await
-            .unwrap();
+        let grant = grants(&client).grant(plugin_id()).await.unwrap();
         assert_eq!(
             (grant.id, grant.environment_id, grant.plugin_id),
             (grant_id(), environment(), plugin_id())
@@ -790,7 +785,7 @@ mod grants {
             .expect(1)
             .mount(&server)
             .await;
-        let grants = client.environment(environment()).plugin_grants();
+        let grants = grants(&client);
         let grant = grants.get(grant_id()).await.unwrap();
         assert_eq!(grant.plugin.version, "1.0.0");
 
@@ -815,7 +810,7 @@ mod grants {
             .expect(2)
             .mount(&server)
             .await;
-        let grants = client.environment(environment()).plugin_grants();
+        let grants = grants(&client);
         let revoked = grants.revoke(grant_id()).await.unwrap();
         assert_eq!(revoked.status(), 204);
         assert_eq!(revoked.request_id(), Some("del-1"));
@@ -840,9 +835,7 @@ mod grants {
             .respond_with(json_value(403, &body))
             .mount(&server)
             .await;
-        let err = client
-            .environment(environment())
-            .plugin_grants()
+        let err = grants(&client)
             .revoke_if_exists(grant_id())
             .await
             .unwrap_err();
@@ -880,7 +873,7 @@ mod grants {
         }
 
         async fn run(self, client: &GolemClient) -> cloud_plugin_sdk::Error {
-            let grants = client.environment(environment()).plugin_grants();
+            let grants = grants(client);
             match self {
                 Op::List => grants.list().await.map(|_| ()),
                 Op::Grant => grants.grant(plugin_id()).await.map(|_| ()),
@@ -997,12 +990,7 @@ mod grants {
                 .respond_with(json_value(200, &body))
                 .mount(&server)
                 .await;
-            let err = client
-                .environment(environment())
-                .plugin_grants()
-                .grant(plugin_id())
-                .await
-                .unwrap_err();
+            let err = grants(&client).grant(plugin_id()).await.unwrap_err();
             assert_eq!(err.kind(), ErrorKind::Decode, "{body}");
         }
     }
@@ -1034,12 +1022,7 @@ mod grants {
                 .expect(0)
                 .mount(&server)
                 .await;
-            let (grant, created) = client
-                .environment(environment())
-                .plugin_grants()
-                .ensure_grant(plugin_id())
-                .await
-                .unwrap();
+            let (grant, created) = grants(&client).ensure_grant(plugin_id()).await.unwrap();
             assert!(!created);
             assert_eq!(
                 (grant.id, grant.environment_id, grant.plugin_id),
@@ -1063,12 +1046,7 @@ mod grants {
                 .expect(1)
                 .mount(&server)
                 .await;
-            let (grant, created) = client
-                .environment(environment())
-                .plugin_grants()
-                .ensure_grant(plugin_id())
-                .await
-                .unwrap();
+            let (grant, created) = grants(&client).ensure_grant(plugin_id()).await.unwrap();
             assert!(created);
             assert_eq!(grant.id, grant_id());
         }
@@ -1096,12 +1074,7 @@ mod grants {
                 .expect(1)
                 .mount(&server)
                 .await;
-            let (grant, created) = client
-                .environment(environment())
-                .plugin_grants()
-                .ensure_grant(plugin_id())
-                .await
-                .unwrap();
+            let (grant, created) = grants(&client).ensure_grant(plugin_id()).await.unwrap();
             assert!(!created);
             assert_eq!(grant.id, grant_id());
         }
@@ -1121,12 +1094,7 @@ mod grants {
                 .expect(1)
                 .mount(&server)
                 .await;
-            let err = client
-                .environment(environment())
-                .plugin_grants()
-                .ensure_grant(plugin_id())
-                .await
-                .unwrap_err();
+            let err = grants(&client).ensure_grant(plugin_id()).await.unwrap_err();
             assert_eq!(err.kind(), ErrorKind::Conflict);
             assert_eq!(err.code(), Some("ENVIRONMENT_PLUGIN_GRANT_ALREADY_EXISTS"));
         }
@@ -1309,13 +1277,7 @@ mod grants {
             .respond_with(json_value(200, &json!({ "values": [details_json()] })))
             .mount(&server)
             .await;
-        let handle = tokio::spawn(async move {
-            client
-                .environment(environment())
-                .plugin_grants()
-                .ensure_grant(plugin_id())
-                .await
-        });
+        let handle = tokio::spawn(async move { grants(&client).ensure_grant(plugin_id()).await });
         assert!(!handle.await.unwrap().unwrap().1);
     }
 }
